@@ -1,0 +1,749 @@
+/* tower: the LLaMA-style decoder (see tower.h). */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <omp.h>
+
+#include "ops.h"
+#include "safetensors.h"
+#include "tower.h"
+#include "xalloc.h"
+#include "zerr.h"
+
+/* ---- configuration ---- */
+
+void tower_config_default(struct tower_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->max_seq = 1024;
+	c->rope_theta = 10000.0;
+	c->norm_eps = 1e-5f;
+}
+
+static const cJSON *json_either(const cJSON *j, const char *a, const char *b)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, a);
+	return v ? v : cJSON_GetObjectItemCaseSensitive(j, b);
+}
+
+static int json_int(const cJSON *j, const char *a, const char *b, int *out, bool required)
+{
+	const cJSON *v = json_either(j, a, b);
+	if (!v) {
+		if (required) {
+			zerr_set("config: missing \"%s\"", a);
+			return -1;
+		}
+		return 0;
+	}
+	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
+	    v->valuedouble > 1e9) {
+		zerr_set("config: \"%s\" must be a non-negative integer", a);
+		return -1;
+	}
+	*out = (int)v->valuedouble;
+	return 0;
+}
+
+static int json_num(const cJSON *j, const char *a, const char *b, double *out)
+{
+	const cJSON *v = json_either(j, a, b);
+	if (!v)
+		return 0;
+	if (!cJSON_IsNumber(v) || !(v->valuedouble > 0)) {
+		zerr_set("config: \"%s\" must be a positive number", a);
+		return -1;
+	}
+	*out = v->valuedouble;
+	return 0;
+}
+
+int tower_config_check(const struct tower_config *c)
+{
+	if (c->vocab < 1 || c->d_model < 1 || c->n_layers < 1 || c->n_heads < 1 || c->d_ff < 1 ||
+	    c->max_seq < 1) {
+		zerr_set("config: vocab, d_model, n_layers, n_heads, d_ff and max_seq must be positive");
+		return -1;
+	}
+	if (c->d_model % c->n_heads || (c->d_model / c->n_heads) % 2) {
+		zerr_set("config: d_model %d is not n_heads %d times an even head size", c->d_model,
+			 c->n_heads);
+		return -1;
+	}
+	if (c->n_kv_heads < 1 || c->n_heads % c->n_kv_heads) {
+		zerr_set("config: n_heads %d is not a multiple of n_kv_heads %d", c->n_heads, c->n_kv_heads);
+		return -1;
+	}
+	if (tower_config_params(c) > ((size_t)1 << 34)) {
+		zerr_set("config: model too large");
+		return -1;
+	}
+	return 0;
+}
+
+int tower_config_from_json(struct tower_config *c, const cJSON *j)
+{
+	tower_config_default(c);
+	if (!cJSON_IsObject(j)) {
+		zerr_set("config: not a JSON object");
+		return -1;
+	}
+	double eps = c->norm_eps;
+	c->n_kv_heads = -1;
+	if (json_int(j, "vocab", "vocab_size", &c->vocab, true) ||
+	    json_int(j, "d_model", "hidden_size", &c->d_model, true) ||
+	    json_int(j, "n_layers", "num_hidden_layers", &c->n_layers, true) ||
+	    json_int(j, "n_heads", "num_attention_heads", &c->n_heads, true) ||
+	    json_int(j, "n_kv_heads", "num_key_value_heads", &c->n_kv_heads, false) ||
+	    json_int(j, "d_ff", "intermediate_size", &c->d_ff, true) ||
+	    json_int(j, "max_seq", "max_position_embeddings", &c->max_seq, false) ||
+	    json_num(j, "rope_theta", "rope_theta", &c->rope_theta) ||
+	    json_num(j, "norm_eps", "rms_norm_eps", &eps))
+		return -1;
+	if (c->n_kv_heads < 0)
+		c->n_kv_heads = c->n_heads;
+	c->norm_eps = (float)eps;
+	const cJSON *tie = json_either(j, "tie_embeddings", "tie_word_embeddings");
+	if (tie && !cJSON_IsBool(tie)) {
+		zerr_set("config: \"tie_embeddings\" must be true or false");
+		return -1;
+	}
+	c->tie_embeddings = tie && cJSON_IsTrue(tie);
+	return tower_config_check(c);
+}
+
+cJSON *tower_config_to_json(const struct tower_config *c)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "vocab", c->vocab);
+	cJSON_AddNumberToObject(j, "d_model", c->d_model);
+	cJSON_AddNumberToObject(j, "n_layers", c->n_layers);
+	cJSON_AddNumberToObject(j, "n_heads", c->n_heads);
+	cJSON_AddNumberToObject(j, "n_kv_heads", c->n_kv_heads);
+	cJSON_AddNumberToObject(j, "d_ff", c->d_ff);
+	cJSON_AddNumberToObject(j, "max_seq", c->max_seq);
+	cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
+	cJSON_AddNumberToObject(j, "norm_eps", c->norm_eps);
+	cJSON_AddBoolToObject(j, "tie_embeddings", c->tie_embeddings);
+	return j;
+}
+
+/* Sizes every function below shares. */
+struct dims {
+	size_t V, C, L, H, K, D, F, QKV, HD;
+};
+
+static struct dims dims_of(const struct tower_config *c)
+{
+	struct dims d = {(size_t)c->vocab, (size_t)c->d_model, (size_t)c->n_layers, (size_t)c->n_heads,
+			 (size_t)c->n_kv_heads, 0, (size_t)c->d_ff, 0, 0};
+	d.D = d.C / d.H;
+	d.QKV = (d.H + 2 * d.K) * d.D;
+	d.HD = d.H * d.D;
+	return d;
+}
+
+size_t tower_config_params(const struct tower_config *c)
+{
+	struct dims d = dims_of(c);
+	size_t per_layer = 2 * d.C + d.QKV * d.C + d.C * d.HD + 3 * d.F * d.C;
+	return d.V * d.C * (c->tie_embeddings ? 1 : 2) + d.L * per_layer + d.C;
+}
+
+/* ---- parameters ---- */
+
+static void carve(struct tower_weights *w, float *base, const struct tower_config *c)
+{
+	struct dims d = dims_of(c);
+	float *p = base;
+	w->embed = p, p += d.V * d.C;
+	w->ln1 = p, p += d.L * d.C;
+	w->wqkv = p, p += d.L * d.QKV * d.C;
+	w->wo = p, p += d.L * d.C * d.HD;
+	w->ln2 = p, p += d.L * d.C;
+	w->wgu = p, p += d.L * 2 * d.F * d.C;
+	w->wdown = p, p += d.L * d.C * d.F;
+	w->norm = p, p += d.C;
+	w->lm_head = c->tie_embeddings ? w->embed : p;
+}
+
+static void add_tensor(struct tower *t, size_t *cap, const float *at, bool decay, int64_t rows, int64_t cols,
+		       const char *fmt, int layer)
+{
+	char name[256];
+	snprintf(name, sizeof name, fmt, layer);
+	xgrow(&t->tensors, cap, t->n_tensors + 1, sizeof *t->tensors);
+	struct tower_tensor *x = &t->tensors[t->n_tensors++];
+	x->name = xasprintf("%s%s", t->prefix, name);
+	x->offset = (size_t)(at - t->params);
+	x->ndim = cols ? 2 : 1;
+	x->shape[0] = rows;
+	x->shape[1] = cols;
+	x->count = (size_t)rows * (size_t)(cols ? cols : 1);
+	x->decay = decay;
+}
+
+/* The table of named views, in Hugging Face's usual order. */
+static void build_tensors(struct tower *t)
+{
+	struct dims d = dims_of(&t->cfg);
+	const struct tower_weights *w = &t->w;
+	size_t cap = 0;
+	int64_t C = (int64_t)d.C, F = (int64_t)d.F, HD = (int64_t)d.HD, KD = (int64_t)(d.K * d.D);
+	add_tensor(t, &cap, w->embed, false, (int64_t)d.V, C, "model.embed_tokens.weight", 0);
+	for (int l = 0; l < (int)d.L; l++) {
+		const float *qkv = w->wqkv + l * d.QKV * d.C, *gu = w->wgu + l * 2 * d.F * d.C;
+		add_tensor(t, &cap, w->ln1 + l * d.C, false, C, 0, "model.layers.%d.input_layernorm.weight", l);
+		add_tensor(t, &cap, qkv, true, HD, C, "model.layers.%d.self_attn.q_proj.weight", l);
+		add_tensor(t, &cap, qkv + d.HD * d.C, true, KD, C, "model.layers.%d.self_attn.k_proj.weight", l);
+		add_tensor(t, &cap, qkv + (d.HD + d.K * d.D) * d.C, true, KD, C,
+			   "model.layers.%d.self_attn.v_proj.weight", l);
+		add_tensor(t, &cap, w->wo + l * d.C * d.HD, true, C, HD, "model.layers.%d.self_attn.o_proj.weight", l);
+		add_tensor(t, &cap, w->ln2 + l * d.C, false, C, 0,
+			   "model.layers.%d.post_attention_layernorm.weight", l);
+		add_tensor(t, &cap, gu, true, F, C, "model.layers.%d.mlp.gate_proj.weight", l);
+		add_tensor(t, &cap, gu + d.F * d.C, true, F, C, "model.layers.%d.mlp.up_proj.weight", l);
+		add_tensor(t, &cap, w->wdown + l * d.C * d.F, true, C, F, "model.layers.%d.mlp.down_proj.weight", l);
+	}
+	add_tensor(t, &cap, w->norm, false, C, 0, "model.norm.weight", 0);
+	if (!t->cfg.tie_embeddings)
+		add_tensor(t, &cap, w->lm_head, true, (int64_t)d.V, C, "lm_head.weight", 0);
+}
+
+struct tower *tower_new(const struct tower_config *c, const char *prefix)
+{
+	struct tower *t = xcalloc(1, sizeof *t);
+	t->cfg = *c;
+	t->prefix = xstrdup(prefix ? prefix : "");
+	t->head_dim = c->d_model / c->n_heads;
+	t->n_params = tower_config_params(c);
+	t->params = xmallocarray(t->n_params, sizeof(float));
+	carve(&t->w, t->params, c);
+	build_tensors(t);
+	size_t half = (size_t)t->head_dim / 2;
+	t->rope_cos = xmallocarray((size_t)c->max_seq * half, sizeof(float));
+	t->rope_sin = xmallocarray((size_t)c->max_seq * half, sizeof(float));
+	rope_tables(t->rope_cos, t->rope_sin, c->max_seq, t->head_dim, c->rope_theta);
+	return t;
+}
+
+void tower_init_random(struct tower *t, struct rng *r)
+{
+	for (size_t i = 0; i < t->n_tensors; i++) {
+		const struct tower_tensor *x = &t->tensors[i];
+		float *p = t->params + x->offset;
+		for (size_t k = 0; k < x->count; k++)
+			p[k] = x->ndim == 1 ? 1.0f : (float)(0.02 * rng_normal(r));
+	}
+}
+
+const struct tower_tensor *tower_find(const struct tower *t, const char *name)
+{
+	for (size_t i = 0; i < t->n_tensors; i++)
+		if (!strcmp(t->tensors[i].name, name))
+			return &t->tensors[i];
+	return NULL;
+}
+
+/* ---- training activations ---- */
+
+struct tower_acts {
+	int B, T; /* capacity */
+	int b, tt; /* the last forward's batch */
+	float *mem;
+	int32_t *tokens, *targets; /* (B,T) */
+	float *x;                  /* (L+1,N,C) residual stream: input of each layer, then the output */
+	float *ln1, *ln1_rstd;     /* (L,N,C) (L,N) */
+	float *qkv;                /* (L,N,QKV) rotated */
+	float *att;                /* (L,B,H,T,T) softmax */
+	float *atty;               /* (L,N,HD) */
+	float *xmid;               /* (L,N,C) after attention's residual */
+	float *ln2, *ln2_rstd;     /* (L,N,C) (L,N) */
+	float *gu;                 /* (L,N,2F) */
+	float *hff;                /* (L,N,F) */
+	float *lnf, *lnf_rstd;     /* (N,C) (N) */
+	float *logits;             /* (N,V), dlogits after backward */
+	float *losses;             /* (N) */
+	int count;                 /* targets counted */
+	/* backward scratch, reused by every layer */
+	float *dx, *dtmp;          /* (N,C) */
+	float *dqkv;               /* (N,QKV) */
+	float *datty;              /* (N,HD) */
+	float *datt;               /* (B,H,T,T) */
+	float *dgu;                /* (N,2F) */
+	float *dhff;               /* (N,F) */
+};
+
+/* Lays the activations out from base (or only counts them when base is NULL). */
+static size_t carve_acts(struct tower_acts *a, float *base, int B, int T, const struct tower_config *c)
+{
+	struct dims d = dims_of(c);
+	size_t N = (size_t)B * T, TT = (size_t)B * d.H * T * T;
+	float *p = base;
+	size_t n = 0;
+#define TAKE(field, count)                                                                         \
+	do {                                                                                       \
+		size_t k_ = (count);                                                               \
+		k_ = (k_ + 15) & ~(size_t)15; /* 64-byte aligned pieces */                         \
+		if (a)                                                                             \
+			a->field = p ? p + n : NULL;                                               \
+		n += k_;                                                                           \
+	} while (0)
+	TAKE(x, (d.L + 1) * N * d.C);
+	TAKE(ln1, d.L * N * d.C);
+	TAKE(ln1_rstd, d.L * N);
+	TAKE(qkv, d.L * N * d.QKV);
+	TAKE(att, d.L * TT);
+	TAKE(atty, d.L * N * d.HD);
+	TAKE(xmid, d.L * N * d.C);
+	TAKE(ln2, d.L * N * d.C);
+	TAKE(ln2_rstd, d.L * N);
+	TAKE(gu, d.L * N * 2 * d.F);
+	TAKE(hff, d.L * N * d.F);
+	TAKE(lnf, N * d.C);
+	TAKE(lnf_rstd, N);
+	TAKE(logits, N * d.V);
+	TAKE(losses, N);
+	TAKE(dx, N * d.C);
+	TAKE(dtmp, N * d.C);
+	TAKE(dqkv, N * d.QKV);
+	TAKE(datty, N * d.HD);
+	TAKE(datt, TT);
+	TAKE(dgu, N * 2 * d.F);
+	TAKE(dhff, N * d.F);
+#undef TAKE
+	return n;
+}
+
+size_t tower_act_floats(int B, int T, const struct tower_config *c)
+{
+	return carve_acts(NULL, NULL, B, T, c);
+}
+
+static void free_acts(struct tower_acts *a)
+{
+	if (!a)
+		return;
+	free(a->mem);
+	free(a->tokens);
+	free(a->targets);
+	free(a);
+}
+
+void tower_alloc_train(struct tower *t, int B, int T)
+{
+	if (!t->grads) {
+		t->grads = xcalloc(t->n_params, sizeof(float));
+		carve(&t->g, t->grads, &t->cfg);
+	}
+	if (t->acts && t->acts->B >= B && t->acts->T == T)
+		return;
+	free_acts(t->acts);
+	struct tower_acts *a = xcalloc(1, sizeof *a);
+	a->B = B;
+	a->T = T;
+	size_t n = carve_acts(a, NULL, B, T, &t->cfg);
+	a->mem = xcalloc(n, sizeof(float));
+	carve_acts(a, a->mem, B, T, &t->cfg);
+	a->tokens = xcalloc((size_t)B * T, sizeof(int32_t));
+	a->targets = xcalloc((size_t)B * T, sizeof(int32_t));
+	t->acts = a;
+}
+
+void tower_free(struct tower *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n_tensors; i++)
+		free(t->tensors[i].name);
+	free(t->tensors);
+	free(t->prefix);
+	free(t->params);
+	free(t->grads);
+	free(t->rope_cos);
+	free(t->rope_sin);
+	free_acts(t->acts);
+	free(t);
+}
+
+/* ---- training forward and backward ---- */
+
+double tower_forward(struct tower *t, const int32_t *tokens, const int32_t *targets, int B, int T)
+{
+	tower_alloc_train(t, B, T); /* allocates only the first time */
+	struct tower_acts *a = t->acts;
+	struct dims d = dims_of(&t->cfg);
+	const struct tower_weights *w = &t->w;
+	int N = B * T, C = (int)d.C, F = (int)d.F, QKV = (int)d.QKV, HD = (int)d.HD;
+	size_t NC = (size_t)N * C;
+	float eps = t->cfg.norm_eps;
+	a->b = B;
+	a->tt = T;
+	memcpy(a->tokens, tokens, (size_t)N * sizeof *tokens);
+
+	embedding_forward(a->x, tokens, w->embed, N, C);
+	for (size_t l = 0; l < d.L; l++) {
+		float *x = a->x + l * NC, *xmid = a->xmid + l * NC, *xout = a->x + (l + 1) * NC;
+		float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * N * d.QKV, *atty = a->atty + l * N * d.HD;
+		float *ln2 = a->ln2 + l * NC, *gu = a->gu + l * N * 2 * d.F, *hff = a->hff + l * N * d.F;
+		rmsnorm_forward(ln1, a->ln1_rstd + l * N, x, w->ln1 + l * d.C, N, C, eps);
+		matmul_forward(qkv, ln1, w->wqkv + l * d.QKV * d.C, N, C, QKV, 0);
+		rope_forward(qkv, N, QKV, (int)(d.H + d.K), (int)d.D, T, 0, t->rope_cos, t->rope_sin);
+		attention_forward(atty, a->att + l * B * d.H * T * T, qkv, B, T, (int)d.H, (int)d.K, (int)d.D);
+		memcpy(xmid, x, NC * sizeof *x);
+		matmul_forward(xmid, atty, w->wo + l * d.C * d.HD, N, HD, C, 1);
+		rmsnorm_forward(ln2, a->ln2_rstd + l * N, xmid, w->ln2 + l * d.C, N, C, eps);
+		matmul_forward(gu, ln2, w->wgu + l * 2 * d.F * d.C, N, C, 2 * F, 0);
+		swiglu_forward(hff, gu, N, F);
+		memcpy(xout, xmid, NC * sizeof *x);
+		matmul_forward(xout, hff, w->wdown + l * d.C * d.F, N, F, C, 1);
+	}
+	rmsnorm_forward(a->lnf, a->lnf_rstd, a->x + d.L * NC, w->norm, N, C, eps);
+	matmul_forward(a->logits, a->lnf, w->lm_head, N, C, (int)d.V, 0);
+	if (!targets) {
+		a->count = 0;
+		return 0.0;
+	}
+	memcpy(a->targets, targets, (size_t)N * sizeof *targets);
+	return crossentropy_forward(a->losses, a->logits, targets, N, (int)d.V, &a->count);
+}
+
+const float *tower_logits(const struct tower *t)
+{
+	return t->acts ? t->acts->logits : NULL;
+}
+
+void tower_zero_grad(struct tower *t)
+{
+	if (t->grads)
+		memset(t->grads, 0, t->n_params * sizeof *t->grads);
+}
+
+static void zero(float *p, size_t n)
+{
+	memset(p, 0, n * sizeof *p);
+}
+
+void tower_backward(struct tower *t)
+{
+	struct tower_acts *a = t->acts;
+	struct dims d = dims_of(&t->cfg);
+	const struct tower_weights *w = &t->w;
+	const struct tower_weights *g = &t->g;
+	int B = a->b, T = a->tt, N = B * T, C = (int)d.C, F = (int)d.F, QKV = (int)d.QKV, HD = (int)d.HD;
+	size_t NC = (size_t)N * C;
+
+	crossentropy_backward(a->logits, a->targets, N, (int)d.V, a->count);
+	zero(a->dtmp, NC);
+	matmul_backward(a->dtmp, g->lm_head, a->logits, a->lnf, w->lm_head, N, C, (int)d.V);
+	zero(a->dx, NC);
+	rmsnorm_backward(a->dx, g->norm, a->dtmp, a->x + d.L * NC, w->norm, a->lnf_rstd, N, C);
+	for (size_t l = d.L; l-- > 0;) {
+		float *x = a->x + l * NC, *xmid = a->xmid + l * NC;
+		float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * N * d.QKV, *atty = a->atty + l * N * d.HD;
+		float *ln2 = a->ln2 + l * NC, *gu = a->gu + l * N * 2 * d.F, *hff = a->hff + l * N * d.F;
+		/* xout = xmid + hff wdown^T; dx is d(xout) and, through the residual, d(xmid) */
+		zero(a->dhff, (size_t)N * F);
+		matmul_backward(a->dhff, g->wdown + l * d.C * d.F, a->dx, hff, w->wdown + l * d.C * d.F, N, F, C);
+		zero(a->dgu, (size_t)N * 2 * F);
+		swiglu_backward(a->dgu, a->dhff, gu, N, F);
+		zero(a->dtmp, NC);
+		matmul_backward(a->dtmp, g->wgu + l * 2 * d.F * d.C, a->dgu, ln2, w->wgu + l * 2 * d.F * d.C, N, C,
+				2 * F);
+		rmsnorm_backward(a->dx, g->ln2 + l * d.C, a->dtmp, xmid, w->ln2 + l * d.C, a->ln2_rstd + l * N, N, C);
+		/* xmid = x + atty wo^T */
+		zero(a->datty, (size_t)N * HD);
+		matmul_backward(a->datty, g->wo + l * d.C * d.HD, a->dx, atty, w->wo + l * d.C * d.HD, N, HD, C);
+		zero(a->dqkv, (size_t)N * QKV);
+		attention_backward(a->dqkv, a->datt, a->datty, qkv, a->att + l * B * d.H * T * T, B, T, (int)d.H,
+				   (int)d.K, (int)d.D);
+		rope_backward(a->dqkv, N, QKV, (int)(d.H + d.K), (int)d.D, T, 0, t->rope_cos, t->rope_sin);
+		zero(a->dtmp, NC);
+		matmul_backward(a->dtmp, g->wqkv + l * d.QKV * d.C, a->dqkv, ln1, w->wqkv + l * d.QKV * d.C, N, C,
+				QKV);
+		rmsnorm_backward(a->dx, g->ln1 + l * d.C, a->dtmp, x, w->ln1 + l * d.C, a->ln1_rstd + l * N, N, C);
+	}
+	embedding_backward(g->embed, a->dx, a->tokens, N, C);
+}
+
+/* ---- inference with a kv cache ---- */
+
+struct tower_cache {
+	int B, cap, chunk, nthreads;
+	size_t kd, kv_floats; /* K*D; L*B*cap*K*D */
+	float *k, *v;         /* (L,B,cap,K*D) */
+	float *k2, *v2;       /* the same, for reordering */
+	float *x, *ln, *atty; /* (B*chunk,C) (B*chunk,C) (B*chunk,HD) */
+	float *qkv;           /* (B*chunk,QKV) */
+	float *gu, *hff;      /* (B*chunk,2F) (B*chunk,F) */
+	float *scores;        /* (nthreads, chunk, cap) */
+	float *last;          /* (B,C) final-norm rows of the last tokens */
+	float *rstd;          /* (B*chunk) */
+	float *logits;        /* (B*chunk,V) */
+};
+
+struct tower_cache *tower_cache_new(const struct tower *t, int B, int cap, int chunk)
+{
+	struct dims d = dims_of(&t->cfg);
+	struct tower_cache *c = xcalloc(1, sizeof *c);
+	size_t N = (size_t)B * chunk, kv = d.L * (size_t)B * cap * d.K * d.D;
+	c->B = B;
+	c->cap = cap;
+	c->chunk = chunk;
+	c->nthreads = omp_get_max_threads();
+	c->kd = d.K * d.D;
+	c->kv_floats = kv;
+	c->k = xcalloc(kv, sizeof(float));
+	c->v = xcalloc(kv, sizeof(float));
+	c->x = xmallocarray(N * d.C, sizeof(float));
+	c->ln = xmallocarray(N * d.C, sizeof(float));
+	c->atty = xmallocarray(N * d.HD, sizeof(float));
+	c->qkv = xmallocarray(N * d.QKV, sizeof(float));
+	c->gu = xmallocarray(N * 2 * d.F, sizeof(float));
+	c->hff = xmallocarray(N * d.F, sizeof(float));
+	c->scores = xmallocarray((size_t)c->nthreads * chunk * cap, sizeof(float));
+	c->last = xmallocarray((size_t)B * d.C, sizeof(float));
+	c->rstd = xmallocarray(N, sizeof(float));
+	c->logits = xmallocarray(N * d.V, sizeof(float));
+	return c;
+}
+
+void tower_cache_free(struct tower_cache *c)
+{
+	if (!c)
+		return;
+	free(c->k), free(c->v), free(c->k2), free(c->v2);
+	free(c->x), free(c->ln), free(c->atty), free(c->qkv), free(c->gu), free(c->hff);
+	free(c->scores), free(c->last), free(c->rstd), free(c->logits);
+	free(c);
+}
+
+int tower_cache_batch(const struct tower_cache *c)
+{
+	return c->B;
+}
+
+/* Attention of T new queries per sequence against the cached keys
+ * [0, pos0+T): query t sees positions up to pos0+t. */
+static void cached_attention(float *out, float *scores_all, const float *qkv, const float *kc,
+			     const float *vc, int B, int T, int pos0, int cap, const struct dims *d, int nthreads)
+{
+	int H = (int)d->H, K = (int)d->K, D = (int)d->D, QKV = (int)d->QKV, HD = (int)d->HD, G = H / K;
+	int KD = K * D, S = pos0 + T;
+	float scale = 1.0f / sqrtf((float)D);
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(nthreads)
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < H; h++) {
+			float *sc = scores_all + (size_t)omp_get_thread_num() * T * cap;
+			int kv = h / G;
+			const float *q = qkv + (size_t)b * T * QKV + (size_t)h * D;
+			const float *k = kc + (size_t)b * cap * KD + (size_t)kv * D;
+			const float *v = vc + (size_t)b * cap * KD + (size_t)kv * D;
+			float *o = out + (size_t)b * T * HD + (size_t)h * D;
+			if (T == 1) { /* decode: a dot product per cached position */
+				for (int j = 0; j < S; j++) {
+					const float *kj = k + (size_t)j * KD;
+					float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+					for (int i = 0; i < D; i++)
+						s += q[i] * kj[i];
+					sc[j] = s * scale;
+				}
+			} else {
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, S, D, scale, q, QKV, k, KD,
+					    0.0f, sc, cap);
+			}
+			for (int t = 0; t < T; t++) {
+				float *row = sc + (size_t)t * cap;
+				int n = pos0 + t + 1;
+				float mx = -INFINITY, sum = 0.0f;
+				for (int j = 0; j < n; j++)
+					mx = row[j] > mx ? row[j] : mx;
+				for (int j = 0; j < n; j++) {
+					row[j] = expf(row[j] - mx);
+					sum += row[j];
+				}
+				float inv = 1.0f / sum;
+				for (int j = 0; j < n; j++)
+					row[j] *= inv;
+				for (int j = n; j < S; j++)
+					row[j] = 0.0f;
+			}
+			if (T > 1) {
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, S, 1.0f, sc, cap, v, KD,
+					    0.0f, o, HD);
+				continue;
+			}
+			for (int i = 0; i < D; i++)
+				o[i] = 0.0f;
+			for (int j = 0; j < S; j++) {
+				const float *vj = v + (size_t)j * KD;
+				float p = sc[j];
+#pragma omp simd
+				for (int i = 0; i < D; i++)
+					o[i] += p * vj[i];
+			}
+		}
+}
+
+const float *tower_cache_forward(const struct tower *t, struct tower_cache *c, const int32_t *tokens,
+				 int T, int pos0, bool all_logits)
+{
+	struct dims d = dims_of(&t->cfg);
+	const struct tower_weights *w = &t->w;
+	int B = c->B, N = B * T, C = (int)d.C, F = (int)d.F, QKV = (int)d.QKV, HD = (int)d.HD;
+	int KD = (int)(d.K * d.D);
+	float eps = t->cfg.norm_eps;
+	if (T > c->chunk || pos0 + T > c->cap || pos0 + T > t->cfg.max_seq)
+		abort(); /* the caller sized the cache */
+	embedding_forward(c->x, tokens, w->embed, N, C);
+	for (size_t l = 0; l < d.L; l++) {
+		float *kc = c->k + l * B * (size_t)c->cap * KD, *vc = c->v + l * B * (size_t)c->cap * KD;
+		rmsnorm_forward(c->ln, c->rstd, c->x, w->ln1 + l * d.C, N, C, eps);
+		matmul_forward(c->qkv, c->ln, w->wqkv + l * d.QKV * d.C, N, C, QKV, 0);
+		rope_forward(c->qkv, N, QKV, (int)(d.H + d.K), (int)d.D, T, pos0, t->rope_cos, t->rope_sin);
+		for (int n = 0; n < N; n++) { /* append this chunk's keys and values */
+			size_t at = ((size_t)(n / T) * c->cap + pos0 + n % T) * KD;
+			memcpy(kc + at, c->qkv + (size_t)n * QKV + d.HD, (size_t)KD * sizeof(float));
+			memcpy(vc + at, c->qkv + (size_t)n * QKV + d.HD + KD, (size_t)KD * sizeof(float));
+		}
+		cached_attention(c->atty, c->scores, c->qkv, kc, vc, B, T, pos0, c->cap, &d, c->nthreads);
+		matmul_forward(c->x, c->atty, w->wo + l * d.C * d.HD, N, HD, C, 1);
+		rmsnorm_forward(c->ln, c->rstd, c->x, w->ln2 + l * d.C, N, C, eps);
+		matmul_forward(c->gu, c->ln, w->wgu + l * 2 * d.F * d.C, N, C, 2 * F, 0);
+		swiglu_forward(c->hff, c->gu, N, F);
+		matmul_forward(c->x, c->hff, w->wdown + l * d.C * d.F, N, F, C, 1);
+	}
+	if (all_logits) {
+		rmsnorm_forward(c->ln, c->rstd, c->x, w->norm, N, C, eps);
+		matmul_forward(c->logits, c->ln, w->lm_head, N, C, (int)d.V, 0);
+		return c->logits;
+	}
+	for (int b = 0; b < B; b++)
+		memcpy(c->last + (size_t)b * C, c->x + ((size_t)b * T + T - 1) * C, (size_t)C * sizeof(float));
+	rmsnorm_forward(c->ln, c->rstd, c->last, w->norm, B, C, eps);
+	matmul_forward(c->logits, c->ln, w->lm_head, B, C, (int)d.V, 0);
+	return c->logits;
+}
+
+void tower_cache_reorder(struct tower_cache *c, const int *src, int len)
+{
+	if (!c->k2) {
+		c->k2 = xmallocarray(c->kv_floats, sizeof(float));
+		c->v2 = xmallocarray(c->kv_floats, sizeof(float));
+	}
+	size_t seq = (size_t)c->cap * c->kd, n_layers = c->kv_floats / (seq * c->B);
+	for (size_t l = 0; l < n_layers; l++)
+		for (int b = 0; b < c->B; b++) {
+			size_t to = (l * c->B + b) * seq, from = (l * c->B + src[b]) * seq;
+			memcpy(c->k2 + to, c->k + from, (size_t)len * c->kd * sizeof(float));
+			memcpy(c->v2 + to, c->v + from, (size_t)len * c->kd * sizeof(float));
+		}
+	float *k = c->k, *v = c->v;
+	c->k = c->k2, c->v = c->v2;
+	c->k2 = k, c->v2 = v;
+}
+
+/* ---- model files ---- */
+
+static char *find_prefix(const struct st_file *f)
+{
+	static const char suffix[] = "model.embed_tokens.weight";
+	size_t ns = sizeof suffix - 1;
+	char *found = NULL;
+	for (size_t i = 0; i < f->n_tensors; i++) {
+		const char *name = f->tensors[i].name;
+		size_t n = strlen(name);
+		if (n < ns || strcmp(name + n - ns, suffix))
+			continue;
+		if (found) {
+			zerr_set("%s: holds more than one tower; name the one to use", f->path);
+			free(found);
+			return NULL;
+		}
+		found = xstrndup(name, n - ns);
+	}
+	if (!found)
+		zerr_set("%s: no tensor named ...model.embed_tokens.weight: not a tower", f->path);
+	return found;
+}
+
+int tower_file_config(const struct st_file *f, struct tower_config *c, char *modality, size_t n)
+{
+	if (!f->config) {
+		zerr_set("%s: no zipper.config in the file (for a Hugging Face checkpoint, give its config.json)",
+			 f->path);
+		return -1;
+	}
+	if (tower_config_from_json(c, f->config) < 0) {
+		zerr_prefix("%s", f->path);
+		return -1;
+	}
+	if (modality && n) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(f->config, "modality");
+		snprintf(modality, n, "%s", cJSON_IsString(m) ? m->valuestring : "");
+	}
+	return 0;
+}
+
+struct tower *tower_load(const struct st_file *f, const char *prefix, const struct tower_config *cfg)
+{
+	struct tower_config fc;
+	if (!cfg) {
+		if (tower_file_config(f, &fc, NULL, 0) < 0)
+			return NULL;
+		cfg = &fc;
+	}
+	char *pre = prefix ? xstrdup(prefix) : find_prefix(f);
+	if (!pre)
+		return NULL;
+	struct tower *t = tower_new(cfg, pre);
+	const char **names = xmallocarray(t->n_tensors, sizeof *names);
+	int rc = 0;
+	for (size_t i = 0; i < t->n_tensors && !rc; i++) {
+		const struct tower_tensor *x = &t->tensors[i];
+		names[i] = x->name;
+		const float *src = st_get_f32(f, x->name, x->ndim, x->shape);
+		if (!src)
+			rc = -1;
+		else
+			memcpy(t->params + x->offset, src, x->count * sizeof(float));
+	}
+	/* Unknown names under a real prefix are a mistake; a bare Hugging Face
+	 * file may carry extras (rotary buffers, a tied head) we do not need. */
+	if (!rc && *pre)
+		rc = st_check_names(f, pre, names, t->n_tensors);
+	free(names);
+	free(pre);
+	if (rc) {
+		tower_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void tower_add_tensors(const struct tower *t, struct st_writer *w)
+{
+	for (size_t i = 0; i < t->n_tensors; i++) {
+		const struct tower_tensor *x = &t->tensors[i];
+		st_writer_add(w, x->name, ST_F32, x->ndim, x->shape, t->params + x->offset);
+	}
+}
+
+int tower_save(const struct tower *t, const char *path, const char *modality)
+{
+	cJSON *cfg = tower_config_to_json(&t->cfg);
+	if (modality && *modality)
+		cJSON_AddStringToObject(cfg, "modality", modality);
+	struct st_writer *w = st_writer_new("tower", 1, cfg);
+	cJSON_Delete(cfg);
+	tower_add_tensors(t, w);
+	int rc = st_writer_write(w, path);
+	st_writer_free(w);
+	return rc;
+}
