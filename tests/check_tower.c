@@ -1,0 +1,378 @@
+/* Unit tests for the decoder engine: ops, tower, optim against the PyTorch
+ * reference (tests/ref/tower.py), finite differences, the kv cache. */
+#include "config.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optim.h"
+#include "rng.h"
+#include "safetensors.h"
+#include "tower.h"
+#include "xalloc.h"
+#include "zerr.h"
+
+#ifndef SRCDIR
+#define SRCDIR "."
+#endif
+
+static char *data_path(const char *name)
+{
+	const char *top = getenv("top_srcdir");
+	return xasprintf("%s/tests/data/%s", top ? top : SRCDIR, name);
+}
+
+/* max |a-b| over the tensor, relative to the reference's largest magnitude:
+ * per-element relative error means nothing for entries that are ~0. */
+static double rel_err(const float *a, const float *b, size_t n)
+{
+	double diff = 0, mag = 1e-12;
+	for (size_t i = 0; i < n; i++) {
+		diff = fmax(diff, fabs((double)a[i] - b[i]));
+		mag = fmax(mag, fabs((double)b[i]));
+	}
+	return diff / mag;
+}
+
+static const float *ref_f32(const struct st_file *f, const char *name, size_t count)
+{
+	const struct st_tensor *x = st_find(f, name);
+	ck_assert_msg(x && x->dtype == ST_F32 && x->count == count, "fixture tensor %s", name);
+	return x->data;
+}
+
+static const int32_t *ref_i32(const struct st_file *f, const char *name, size_t count)
+{
+	const struct st_tensor *x = st_find(f, name);
+	ck_assert_msg(x && x->dtype == ST_I32 && x->count == count, "fixture tensor %s", name);
+	return x->data;
+}
+
+struct fixture {
+	struct st_file f;
+	struct tower *t;
+	int B, T;
+	const int32_t *tokens, *targets;
+};
+
+static void open_fixture(struct fixture *fx)
+{
+	char *p = data_path("tower-ref.safetensors");
+	ck_assert_msg(st_open(&fx->f, p) == 0, "%s", zerr_msg());
+	free(p);
+	fx->t = tower_load(&fx->f, "text.", NULL);
+	ck_assert_msg(fx->t != NULL, "%s", zerr_msg());
+	const struct st_tensor *tok = st_find(&fx->f, "ref.tokens");
+	ck_assert_ptr_nonnull(tok);
+	fx->B = (int)tok->shape[0];
+	fx->T = (int)tok->shape[1];
+	fx->tokens = ref_i32(&fx->f, "ref.tokens", (size_t)fx->B * fx->T);
+	fx->targets = ref_i32(&fx->f, "ref.targets", (size_t)fx->B * fx->T);
+}
+
+static void close_fixture(struct fixture *fx)
+{
+	tower_free(fx->t);
+	st_close(&fx->f);
+}
+
+/* "text.model.x" -> "grad.model.x" */
+static char *renamed(const char *name, const char *prefix)
+{
+	return xasprintf("%s%s", prefix, strchr(name, '.') + 1);
+}
+
+START_TEST(test_ref_logits_loss_and_gradients)
+{
+	struct fixture fx;
+	open_fixture(&fx);
+	struct tower *t = fx.t;
+	size_t N = (size_t)fx.B * fx.T, V = (size_t)t->cfg.vocab;
+	double loss = tower_forward(t, fx.tokens, fx.targets, fx.B, fx.T);
+	double want = ref_f32(&fx.f, "ref.loss", 1)[0];
+	ck_assert_msg(fabs(loss - want) <= 1e-5 * fabs(want), "loss %.7f, reference %.7f", loss, want);
+	double e = rel_err(tower_logits(t), ref_f32(&fx.f, "ref.logits", N * V), N * V);
+	ck_assert_msg(e <= 1e-5, "logits: relative error %g", e);
+	tower_zero_grad(t);
+	tower_backward(t);
+	for (size_t i = 0; i < t->n_tensors; i++) {
+		const struct tower_tensor *x = &t->tensors[i];
+		char *name = renamed(x->name, "grad.");
+		e = rel_err(t->grads + x->offset, ref_f32(&fx.f, name, x->count), x->count);
+		ck_assert_msg(e <= 1e-4, "gradient of %s: relative error %g", x->name, e);
+		free(name);
+	}
+	close_fixture(&fx);
+}
+END_TEST
+
+static struct optim_group *groups_of(const struct tower *t)
+{
+	struct optim_group *g = xcalloc(t->n_tensors, sizeof *g);
+	for (size_t i = 0; i < t->n_tensors; i++)
+		g[i] = (struct optim_group){t->tensors[i].offset, t->tensors[i].count, t->tensors[i].decay};
+	return g;
+}
+
+static double cfg_num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	ck_assert_msg(cJSON_IsNumber(v), "fixture opt.%s", key);
+	return v->valuedouble;
+}
+
+START_TEST(test_ref_three_adamw_steps)
+{
+	struct fixture fx;
+	open_fixture(&fx);
+	struct tower *t = fx.t;
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(fx.f.config, "opt");
+	struct optim_config oc;
+	optim_config_default(&oc);
+	oc.lr = cfg_num(o, "lr");
+	oc.warmup = (long)cfg_num(o, "warmup");
+	oc.steps = (long)cfg_num(o, "steps");
+	oc.min_lr_ratio = cfg_num(o, "min_lr_ratio");
+	oc.weight_decay = cfg_num(o, "weight_decay");
+	oc.beta1 = cfg_num(o, "beta1");
+	oc.beta2 = cfg_num(o, "beta2");
+	oc.eps = cfg_num(o, "eps");
+	oc.clip = cfg_num(o, "clip");
+	int run = (int)cfg_num(o, "run_steps");
+	const float *lrs = ref_f32(&fx.f, "ref.lr", (size_t)run);
+	struct optim_group *groups = groups_of(t);
+	struct adamw opt;
+	adamw_init(&opt, t->n_params);
+	for (int s = 0; s < run; s++) {
+		double lr = optim_lr(&oc, s);
+		ck_assert_msg(fabs(lr - lrs[s]) <= 1e-7 * lrs[s], "lr of step %d: %g, reference %g", s, lr, lrs[s]);
+		tower_forward(t, fx.tokens, fx.targets, fx.B, fx.T);
+		tower_zero_grad(t);
+		tower_backward(t);
+		adamw_step(&opt, &oc, t->params, t->grads, groups, t->n_tensors, lr, NULL);
+	}
+	for (size_t i = 0; i < t->n_tensors; i++) {
+		const struct tower_tensor *x = &t->tensors[i];
+		char *name = renamed(x->name, "step3.");
+		double e = rel_err(t->params + x->offset, ref_f32(&fx.f, name, x->count), x->count);
+		ck_assert_msg(e <= 1e-4, "%s after %d steps: relative error %g", x->name, run, e);
+		free(name);
+	}
+	adamw_free(&opt);
+	free(groups);
+	close_fixture(&fx);
+}
+END_TEST
+
+static cJSON *read_json(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	char buf[4096];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	cJSON *j = cJSON_Parse(buf);
+	ck_assert_ptr_nonnull(j);
+	return j;
+}
+
+START_TEST(test_hugging_face_checkpoint_loads_as_a_tower)
+{
+	struct fixture fx;
+	open_fixture(&fx);
+	char *p = data_path("tower-hf.safetensors"), *pj = data_path("tower-hf.json");
+	struct st_file hf;
+	ck_assert_msg(st_open(&hf, p) == 0, "%s", zerr_msg());
+	ck_assert_ptr_null(hf.kind);
+	struct tower_config c;
+	cJSON *j = read_json(pj);
+	ck_assert_msg(tower_config_from_json(&c, j) == 0, "%s", zerr_msg());
+	cJSON_Delete(j);
+	struct tower *t = tower_load(&hf, NULL, &c);
+	ck_assert_msg(t != NULL, "%s", zerr_msg());
+	ck_assert_str_eq(t->prefix, "");
+	ck_assert_int_eq(t->cfg.n_kv_heads, fx.t->cfg.n_kv_heads);
+	size_t n = (size_t)fx.B * fx.T * c.vocab;
+	tower_forward(t, fx.tokens, NULL, fx.B, fx.T);
+	double e = rel_err(tower_logits(t), ref_f32(&fx.f, "ref.logits", n), n);
+	ck_assert_msg(e <= 1e-5, "logits: relative error %g", e);
+	/* Without a config there is nothing to build the tower from. */
+	ck_assert_ptr_null(tower_load(&hf, NULL, NULL));
+	ck_assert_ptr_nonnull(strstr(zerr_msg(), "config"));
+	tower_free(t);
+	st_close(&hf);
+	free(p);
+	free(pj);
+	close_fixture(&fx);
+}
+END_TEST
+
+static struct tower *tiny_tower(bool tied, uint64_t seed)
+{
+	struct tower_config c;
+	tower_config_default(&c);
+	c.vocab = 11;
+	c.d_model = 8;
+	c.n_layers = 2;
+	c.n_heads = 2;
+	c.n_kv_heads = 1;
+	c.d_ff = 12;
+	c.max_seq = 32;
+	c.tie_embeddings = tied;
+	struct tower *t = tower_new(&c, "speech.");
+	struct rng r;
+	rng_seed(&r, seed);
+	for (size_t i = 0; i < t->n_params; i++)
+		t->params[i] = (float)(0.4 * rng_normal(&r));
+	return t;
+}
+
+static double loss_at(struct tower *t, const int32_t *tok, const int32_t *tgt, int B, int T)
+{
+	return tower_forward(t, tok, tgt, B, T);
+}
+
+START_TEST(test_finite_differences_every_tensor)
+{
+	for (int tied = 0; tied < 2; tied++) {
+		struct tower *t = tiny_tower(tied, 5 + tied);
+		enum { B = 2, T = 6 };
+		int32_t tok[B * T], tgt[B * T];
+		struct rng r;
+		rng_seed(&r, 99);
+		for (int i = 0; i < B * T; i++) {
+			tok[i] = (int32_t)rng_below(&r, 11);
+			tgt[i] = (int32_t)rng_below(&r, 11);
+		}
+		tgt[4] = -1;
+		loss_at(t, tok, tgt, B, T);
+		tower_zero_grad(t);
+		tower_backward(t);
+		for (size_t i = 0; i < t->n_tensors; i++) {
+			const struct tower_tensor *x = &t->tensors[i];
+			size_t picks[3] = {0, (size_t)rng_below(&r, x->count), x->count - 1};
+			for (int k = 0; k < 3; k++) {
+				float *p = t->params + x->offset + picks[k], save = *p;
+				double g = t->grads[x->offset + picks[k]], best = INFINITY;
+				/* Two step sizes: truncation error shrinks with eps,
+				 * float rounding grows; one of them must agree. */
+				for (double eps = 1e-2; eps > 1e-3; eps /= 4) {
+					*p = (float)(save + eps);
+					double up = loss_at(t, tok, tgt, B, T);
+					*p = (float)(save - eps);
+					double down = loss_at(t, tok, tgt, B, T);
+					*p = save;
+					double fd = (up - down) / (2 * eps);
+					best = fmin(best, fabs(fd - g) / (1e-3 + fabs(g)));
+				}
+				ck_assert_msg(best <= 2e-2, "%s[%zu] (tied %d): gradient %g, finite differences off by %g",
+					      x->name, picks[k], tied, g, best);
+			}
+		}
+		tower_free(t);
+	}
+}
+END_TEST
+
+START_TEST(test_kv_cache_matches_full_forward)
+{
+	struct tower *t = tiny_tower(false, 11);
+	enum { B = 2, T = 12, P = 5 };
+	int32_t tok[B * T];
+	struct rng r;
+	rng_seed(&r, 3);
+	for (int i = 0; i < B * T; i++)
+		tok[i] = (int32_t)rng_below(&r, 11);
+	tower_forward(t, tok, NULL, B, T);
+	const float *full = tower_logits(t);
+	int V = t->cfg.vocab;
+	struct tower_cache *c = tower_cache_new(t, B, T, P);
+	/* prefill P tokens with every logit, then one token at a time */
+	int32_t chunk[B * P];
+	for (int b = 0; b < B; b++)
+		memcpy(chunk + b * P, tok + b * T, P * sizeof *chunk);
+	const float *lg = tower_cache_forward(t, c, chunk, P, 0, true);
+	for (int b = 0; b < B; b++) {
+		double e = rel_err(lg + (size_t)b * P * V, full + (size_t)b * T * V, (size_t)P * V);
+		ck_assert_msg(e <= 1e-5, "prefill logits: %g", e);
+	}
+	for (int pos = P; pos < T; pos++) {
+		int32_t one[B];
+		for (int b = 0; b < B; b++)
+			one[b] = tok[b * T + pos];
+		lg = tower_cache_forward(t, c, one, 1, pos, false);
+		for (int b = 0; b < B; b++) {
+			double e = rel_err(lg + (size_t)b * V, full + ((size_t)b * T + pos) * V, (size_t)V);
+			ck_assert_msg(e <= 1e-5, "decode logits at %d: %g", pos, e);
+		}
+	}
+	/* Swapping the two sequences' caches swaps what comes next. */
+	int src[B] = {1, 0};
+	tower_cache_reorder(c, src, T - 1);
+	int32_t last[B] = {tok[1 * T + T - 1], tok[0 * T + T - 1]};
+	lg = tower_cache_forward(t, c, last, 1, T - 1, false);
+	ck_assert(rel_err(lg, full + ((size_t)1 * T + T - 1) * V, (size_t)V) <= 1e-5);
+	tower_cache_free(c);
+	tower_free(t);
+}
+END_TEST
+
+START_TEST(test_config_json_roundtrip_and_errors)
+{
+	struct tower_config c, d;
+	tower_config_default(&c);
+	c.vocab = 100, c.d_model = 64, c.n_layers = 3, c.n_heads = 4, c.n_kv_heads = 2, c.d_ff = 96;
+	c.tie_embeddings = true;
+	cJSON *j = tower_config_to_json(&c);
+	ck_assert_int_eq(tower_config_from_json(&d, j), 0);
+	ck_assert(memcmp(&c, &d, sizeof c) == 0);
+	cJSON_ReplaceItemInObject(j, "n_kv_heads", cJSON_CreateNumber(3));
+	ck_assert_int_eq(tower_config_from_json(&d, j), -1);
+	ck_assert_ptr_nonnull(strstr(zerr_msg(), "n_kv_heads"));
+	cJSON_DeleteItemFromObject(j, "vocab");
+	ck_assert_int_eq(tower_config_from_json(&d, j), -1);
+	ck_assert_str_eq(zerr_msg(), "config: missing \"vocab\"");
+	cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(test_lr_schedule_shape)
+{
+	struct optim_config c;
+	optim_config_default(&c);
+	c.lr = 1.0, c.warmup = 10, c.steps = 110, c.min_lr_ratio = 0.1;
+	ck_assert_double_eq_tol(optim_lr(&c, 0), 0.1, 1e-12);
+	ck_assert_double_eq_tol(optim_lr(&c, 9), 1.0, 1e-12);
+	ck_assert_double_eq_tol(optim_lr(&c, 59), 0.55, 1e-12);
+	ck_assert_double_eq_tol(optim_lr(&c, 109), 0.1, 1e-12);
+	ck_assert_double_eq_tol(optim_lr(&c, 500), 0.1, 1e-12);
+}
+END_TEST
+
+static Suite *tower_suite(void)
+{
+	Suite *s = suite_create("tower");
+	TCase *tc = tcase_create("tower");
+	tcase_add_test(tc, test_ref_logits_loss_and_gradients);
+	tcase_add_test(tc, test_ref_three_adamw_steps);
+	tcase_add_test(tc, test_hugging_face_checkpoint_loads_as_a_tower);
+	tcase_add_test(tc, test_finite_differences_every_tensor);
+	tcase_add_test(tc, test_kv_cache_matches_full_forward);
+	tcase_add_test(tc, test_config_json_roundtrip_and_errors);
+	tcase_add_test(tc, test_lr_schedule_shape);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(tower_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
