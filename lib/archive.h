@@ -89,8 +89,13 @@ void tensor_abort(struct tensor_writer *w);
 
 /* ---- utterance ids ---- */
 
-/* A valid id: non-empty, valid UTF-8, no blanks or control characters. */
+/* A valid id: non-empty, valid UTF-8 (shortest form, no surrogates, at most
+ * U+10FFFF), no blanks (space, tab) and no control characters (C0, DEL, C1).
+ * Ids are compared byte for byte (no Unicode normalisation). */
 bool archive_valid_id(const char *id, size_t len);
+/* Why an id is not valid ("utterance id is not valid UTF-8", "... is empty",
+ * "... contains a blank", "... contains a control character"), or NULL. */
+const char *archive_id_problem(const char *id, size_t len);
 
 /* ---- keyed join of two archives by utt-id ----
  *
