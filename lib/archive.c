@@ -1,5 +1,6 @@
-/* archive: utterance ids, the key index and the keyed join. The readers and
- * writers of the line and tensor formats follow in the same file. */
+/* archive: utterance ids, the key index, the keyed join, and the readers and
+ * writers of the line formats (audio lists, transcripts, token archives) and
+ * of tensor archives. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "archive.h"
 #include "xalloc.h"
 #include "zerr.h"
+#include "zio.h"
 
 /* ---- utterance ids ---- */
 
@@ -237,4 +239,151 @@ void join_result_free(struct join_result *r)
 	free(r->left);
 	free(r->right);
 	memset(r, 0, sizeof *r);
+}
+
+/* ---- the set of ids a reader has seen, for duplicate checks ---- */
+
+/* Ids are copied into blocks that never move, so the index can point at them. */
+struct idset {
+	struct keyindex *index; /* id -> where it was first seen (line or record) */
+	char **block;
+	size_t nblock, used, cap; /* used/cap: of the last block */
+};
+
+enum { IDSET_BLOCK = 1 << 16 };
+
+static void idset_init(struct idset *s)
+{
+	memset(s, 0, sizeof *s);
+	s->index = keyindex_new();
+}
+
+static void idset_free(struct idset *s)
+{
+	keyindex_free(s->index);
+	for (size_t i = 0; i < s->nblock; i++)
+		free(s->block[i]);
+	free(s->block);
+}
+
+/* 0 if new, -1 if seen before (*first: where). */
+static int idset_add(struct idset *s, const char *id, size_t len, long where, long *first)
+{
+	if (s->nblock == 0 || s->cap - s->used < len + 1) {
+		s->cap = len + 1 > IDSET_BLOCK ? len + 1 : IDSET_BLOCK;
+		s->block = xreallocarray(s->block, s->nblock + 1, sizeof *s->block);
+		s->block[s->nblock++] = xmalloc(s->cap);
+		s->used = 0;
+	}
+	char *copy = s->block[s->nblock - 1] + s->used;
+	memcpy(copy, id, len);
+	copy[len] = '\0';
+	size_t old;
+	if (keyindex_put(s->index, copy, (size_t)where, &old) < 0) {
+		*first = (long)old;
+		return -1;
+	}
+	s->used += len + 1;
+	return 0;
+}
+
+/* ---- keyed lines ---- */
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Split line into its id (NUL-terminated in place) and the rest after the
+ * blanks that follow it; check the id and that it is new. */
+static int split_line(struct zin *in, struct idset *seen, char *line, char **id, char **rest)
+{
+	const char *name = zin_name(in);
+	long lineno = zin_lineno(in);
+	while (is_blank(*line))
+		line++;
+	if (*line == '\0') {
+		zerr_set("%s:%ld: empty line", name, lineno);
+		return -1;
+	}
+	char *end = line;
+	while (*end && !is_blank(*end))
+		end++;
+	size_t len = (size_t)(end - line);
+	const char *why = archive_id_problem(line, len);
+	if (why) {
+		zerr_set("%s:%ld: %s", name, lineno, why);
+		return -1;
+	}
+	long first;
+	if (idset_add(seen, line, len, lineno, &first) < 0) {
+		zerr_set("%s:%ld: duplicate utterance id '%.*s' (first at line %ld)", name, lineno,
+			 (int)len, line, first);
+		return -1;
+	}
+	while (is_blank(*end))
+		*end++ = '\0';
+	*id = line;
+	*rest = end;
+	return 0;
+}
+
+/* NULL at end of input (0) or on error (-1 in *rc). */
+static char *next_line(struct zin *in, size_t *len, int *rc)
+{
+	char *line = zin_getline(in, len);
+	*rc = line ? 1 : zin_failed(in) ? -1 : 0;
+	return line;
+}
+
+struct kv_reader {
+	struct zin *in;
+	struct idset seen;
+};
+
+struct kv_reader *kv_open(const char *path)
+{
+	struct zin *in = zin_open(path);
+	if (!in)
+		return NULL;
+	struct kv_reader *r = xmalloc(sizeof *r);
+	r->in = in;
+	idset_init(&r->seen);
+	return r;
+}
+
+int kv_next(struct kv_reader *r, const char **id, const char **value)
+{
+	size_t len;
+	int rc;
+	char *line = next_line(r->in, &len, &rc), *key, *rest;
+	if (!line)
+		return rc;
+	if (split_line(r->in, &r->seen, line, &key, &rest) < 0)
+		return -1;
+	char *end = line + len;
+	while (end > rest && is_blank(end[-1]))
+		*--end = '\0';
+	*id = key;
+	*value = rest;
+	return 1;
+}
+
+long kv_lineno(const struct kv_reader *r)
+{
+	return zin_lineno(r->in);
+}
+
+const char *kv_name(const struct kv_reader *r)
+{
+	return zin_name(r->in);
+}
+
+void kv_close(struct kv_reader *r)
+{
+	if (!r)
+		return;
+	zin_close(r->in);
+	idset_free(&r->seen);
+	free(r);
 }

@@ -18,7 +18,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- keyed lines: audio lists and transcripts ---- */
+/* ---- keyed lines: audio lists and transcripts ----
+ *
+ * A line is "id value": the id is the first field (blanks, i.e. spaces and
+ * tabs, before it are skipped), the value is the rest of the line after the
+ * blanks that follow the id, with trailing blanks removed; it may be empty.
+ * As in Kaldi, an empty (or all-blank) line is an error ("file:3: empty
+ * line"), and so are an invalid id ("file:3: utterance id is not valid
+ * UTF-8") and a repeated one ("file:9: duplicate utterance id 'u1' (first at
+ * line 2)"). '#' has no special meaning here. */
 
 struct kv_reader;
 

@@ -11,6 +11,7 @@
 #include "archive.h"
 #include "xalloc.h"
 #include "zerr.h"
+#include "zio.h"
 
 static char workdir[] = "/tmp/check_archive.XXXXXX";
 
@@ -231,6 +232,116 @@ START_TEST(test_join_duplicates_and_empty)
 }
 END_TEST
 
+/* ---- files ---- */
+
+/* Writes content to name in the work directory (gzip when it ends in .gz);
+ * returns the path (caller frees). */
+static char *put_file(const char *name, const char *content, size_t n)
+{
+	char *path = xasprintf("%s/%s", workdir, name);
+	ck_assert_int_eq(zio_write_file(path, content, n), 0);
+	return path;
+}
+
+static char *put_text(const char *name, const char *content)
+{
+	return put_file(name, content, strlen(content));
+}
+
+/* The message is "PATH" followed by suffix. */
+static void assert_error_at(const char *path, const char *suffix)
+{
+	char *want = xasprintf("%s%s", path, suffix);
+	ck_assert_str_eq(zerr_msg(), want);
+	free(want);
+}
+
+/* ---- keyed lines ---- */
+
+START_TEST(test_kv_read)
+{
+	char *path = put_text("wav.scp", "utt1 /data/a.wav\n"
+					 "  utt2\t\t sox b.flac -t wav - |  \n"
+					 "utt3\n"
+					 "utt4 \r\n"
+					 "caf\xc3\xa9 x y");
+	struct kv_reader *r = kv_open(path);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(kv_name(r), path);
+	const char *id, *value;
+	const char *want[][2] = { { "utt1", "/data/a.wav" },
+				  { "utt2", "sox b.flac -t wav - |" },
+				  { "utt3", "" },
+				  { "utt4", "" },
+				  { "caf\xc3\xa9", "x y" } };
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(kv_next(r, &id, &value), 1);
+		ck_assert_str_eq(id, want[i][0]);
+		ck_assert_str_eq(value, want[i][1]);
+		ck_assert_int_eq(kv_lineno(r), i + 1);
+	}
+	ck_assert_int_eq(kv_next(r, &id, &value), 0);
+	ck_assert_int_eq(kv_next(r, &id, &value), 0);
+	kv_close(r);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_kv_gz_and_empty_file)
+{
+	char *path = put_text("text.gz", "u1 hello world\nu2 bye\n");
+	struct kv_reader *r = kv_open(path);
+	const char *id, *value;
+	ck_assert_int_eq(kv_next(r, &id, &value), 1);
+	ck_assert_str_eq(value, "hello world");
+	ck_assert_int_eq(kv_next(r, &id, &value), 1);
+	ck_assert_str_eq(id, "u2");
+	ck_assert_int_eq(kv_next(r, &id, &value), 0);
+	kv_close(r);
+	free(path);
+
+	path = put_text("empty", "");
+	r = kv_open(path);
+	ck_assert_int_eq(kv_next(r, &id, &value), 0);
+	kv_close(r);
+	free(path);
+
+	kv_close(NULL);
+	path = xasprintf("%s/absent", workdir);
+	ck_assert_ptr_null(kv_open(path));
+	assert_error_at(path, ": No such file or directory");
+	free(path);
+}
+END_TEST
+
+static const struct {
+	const char *content;
+	const char *error; /* after the path */
+} bad_kv[] = {
+	{ "a x\n\nb y\n", ":2: empty line" },
+	{ "a x\n \t \n", ":2: empty line" },
+	{ "a x\nb y\na z\n", ":3: duplicate utterance id 'a' (first at line 1)" },
+	{ "a x\n\xff y\n", ":2: utterance id is not valid UTF-8" },
+	{ "a\xc0\xaf x\n", ":1: utterance id is not valid UTF-8" },
+	{ "a\x01 x\n", ":1: utterance id contains a control character" },
+	{ "a\rb x\n", ":1: utterance id contains a control character" },
+};
+
+START_TEST(test_kv_errors)
+{
+	char *path = put_text("bad.scp", bad_kv[_i].content);
+	struct kv_reader *r = kv_open(path);
+	const char *id, *value;
+	int rc;
+	while ((rc = kv_next(r, &id, &value)) == 1)
+		;
+	ck_assert_int_eq(rc, -1);
+	assert_error_at(path, bad_kv[_i].error);
+	kv_close(r);
+	free(path);
+}
+END_TEST
+
 static Suite *archive_suite(void)
 {
 	Suite *s = suite_create("archive");
@@ -246,6 +357,9 @@ static Suite *archive_suite(void)
 	tcase_add_test(tc, test_join_present);
 	tcase_add_test(tc, test_join_strict);
 	tcase_add_test(tc, test_join_duplicates_and_empty);
+	tcase_add_test(tc, test_kv_read);
+	tcase_add_test(tc, test_kv_gz_and_empty_file);
+	tcase_add_loop_test(tc, test_kv_errors, 0, (int)(sizeof bad_kv / sizeof bad_kv[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
