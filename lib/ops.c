@@ -264,9 +264,7 @@ void swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int 
 double crossentropy_forward(float *losses, const float *logits, const int32_t *targets, int N, int V,
 			    int *count)
 {
-	double total = 0.0;
-	int cnt = 0;
-#pragma omp parallel for schedule(static) reduction(+ : total, cnt)
+#pragma omp parallel for schedule(static)
 	for (int n = 0; n < N; n++) {
 		if (targets[n] < 0) {
 			losses[n] = 0.0f;
@@ -279,11 +277,17 @@ double crossentropy_forward(float *losses, const float *logits, const int32_t *t
 		double sum = 0.0;
 		for (int i = 0; i < V; i++)
 			sum += expf(l[i] - mx);
-		float loss = (float)(log(sum) + mx - l[targets[n]]);
-		losses[n] = loss;
-		total += loss;
-		cnt++;
+		losses[n] = (float)(log(sum) + mx - l[targets[n]]);
 	}
+	/* Summed in order, not by an OpenMP reduction, so that a run's losses
+	 * are the same bits every time (resumed runs are compared exactly). */
+	double total = 0.0;
+	int cnt = 0;
+	for (int n = 0; n < N; n++)
+		if (targets[n] >= 0) {
+			total += losses[n];
+			cnt++;
+		}
 	*count = cnt;
 	return cnt ? total / cnt : 0.0;
 }

@@ -49,10 +49,20 @@ void adamw_free(struct adamw *a)
 
 double grad_norm(const float *g, size_t n)
 {
+	/* Fixed chunks summed in order: the same bits at any thread count. */
+	enum { CHUNKS = 64 };
+	double part[CHUNKS];
+#pragma omp parallel for schedule(static)
+	for (int k = 0; k < CHUNKS; k++) {
+		size_t i0 = n * (size_t)k / CHUNKS, i1 = n * (size_t)(k + 1) / CHUNKS;
+		double s = 0.0;
+		for (size_t i = i0; i < i1; i++)
+			s += (double)g[i] * g[i];
+		part[k] = s;
+	}
 	double s = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : s)
-	for (size_t i = 0; i < n; i++)
-		s += (double)g[i] * g[i];
+	for (int k = 0; k < CHUNKS; k++)
+		s += part[k];
 	return sqrt(s);
 }
 

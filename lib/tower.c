@@ -22,7 +22,7 @@ void tower_config_default(struct tower_config *c)
 	memset(c, 0, sizeof *c);
 	c->max_seq = 1024;
 	c->rope_theta = 10000.0;
-	c->norm_eps = 1e-5f;
+	c->norm_eps = 1e-5;
 }
 
 static const cJSON *json_either(const cJSON *j, const char *a, const char *b)
@@ -93,7 +93,6 @@ int tower_config_from_json(struct tower_config *c, const cJSON *j)
 		zerr_set("config: not a JSON object");
 		return -1;
 	}
-	double eps = c->norm_eps;
 	c->n_kv_heads = -1;
 	if (json_int(j, "vocab", "vocab_size", &c->vocab, true) ||
 	    json_int(j, "d_model", "hidden_size", &c->d_model, true) ||
@@ -103,11 +102,10 @@ int tower_config_from_json(struct tower_config *c, const cJSON *j)
 	    json_int(j, "d_ff", "intermediate_size", &c->d_ff, true) ||
 	    json_int(j, "max_seq", "max_position_embeddings", &c->max_seq, false) ||
 	    json_num(j, "rope_theta", "rope_theta", &c->rope_theta) ||
-	    json_num(j, "norm_eps", "rms_norm_eps", &eps))
+	    json_num(j, "norm_eps", "rms_norm_eps", &c->norm_eps))
 		return -1;
 	if (c->n_kv_heads < 0)
 		c->n_kv_heads = c->n_heads;
-	c->norm_eps = (float)eps;
 	const cJSON *tie = json_either(j, "tie_embeddings", "tie_word_embeddings");
 	if (tie && !cJSON_IsBool(tie)) {
 		zerr_set("config: \"tie_embeddings\" must be true or false");
@@ -381,7 +379,7 @@ double tower_forward(struct tower *t, const int32_t *tokens, const int32_t *targ
 	const struct tower_weights *w = &t->w;
 	int N = B * T, C = (int)d.C, F = (int)d.F, QKV = (int)d.QKV, HD = (int)d.HD;
 	size_t NC = (size_t)N * C;
-	float eps = t->cfg.norm_eps;
+	float eps = (float)t->cfg.norm_eps;
 	a->b = B;
 	a->tt = T;
 	memcpy(a->tokens, tokens, (size_t)N * sizeof *tokens);
@@ -598,7 +596,7 @@ const float *tower_cache_forward(const struct tower *t, struct tower_cache *c, c
 	const struct tower_weights *w = &t->w;
 	int B = c->B, N = B * T, C = (int)d.C, F = (int)d.F, QKV = (int)d.QKV, HD = (int)d.HD;
 	int KD = (int)(d.K * d.D);
-	float eps = t->cfg.norm_eps;
+	float eps = (float)t->cfg.norm_eps;
 	if (T > c->chunk || pos0 + T > c->cap || pos0 + T > t->cfg.max_seq)
 		abort(); /* the caller sized the cache */
 	embedding_forward(c->x, tokens, w->embed, N, C);

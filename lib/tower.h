@@ -35,7 +35,7 @@ struct st_writer;
 struct tower_config {
 	int vocab, d_model, n_layers, n_heads, n_kv_heads, d_ff, max_seq;
 	double rope_theta;
-	float norm_eps;
+	double norm_eps;
 	bool tie_embeddings;
 };
 
