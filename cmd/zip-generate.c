@@ -260,6 +260,9 @@ static void open_io(struct job *j)
 			cli_die("%s", zerr_msg());
 		return;
 	}
+	/* Generate only what the prompts' tokenizer knows (and the end token). */
+	if (h->present && h->vocab > 0)
+		j->dp.vocab_limit = (int)h->vocab;
 	struct tok_header oh = {.present = true, .vocab = h->present && h->vocab ? h->vocab : j->t->cfg.vocab};
 	snprintf(oh.modality, sizeof oh.modality, "%s", j->meta.modality[0] ? j->meta.modality : h->modality);
 	snprintf(oh.tokenizer, sizeof oh.tokenizer, "%s", h->present ? h->tokenizer : "");
