@@ -148,9 +148,10 @@ static struct tower *load_model(const struct options *o, struct tower_meta *meta
 	meta->eos = -1;
 	if (o->config) {
 		cJSON *j = read_json_file(o->config);
-		if (tower_config_from_json(&c, j) < 0)
-			cli_die("%s: %s", o->config, zerr_msg());
+		int rc = tower_config_from_json(&c, j);
 		cJSON_Delete(j);
+		if (rc < 0)
+			cli_die("%s: %s", o->config, zerr_msg());
 	} else if (tower_file_config(&f, &c, meta) < 0) {
 		cli_die("%s", zerr_msg());
 	}
