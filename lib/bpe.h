@@ -61,6 +61,9 @@ enum {
 
 struct bpe;
 
+/* The pre-tokeniser: the end of the piece starting at byte i < n of s. */
+size_t bpe_piece_end(const char *s, size_t n, size_t i);
+
 struct bpe_fit_opts {
 	/* Threads for counting pieces; 0: OpenMP's default (see cli_apply_threads). */
 	int threads;
