@@ -135,7 +135,8 @@ struct bpe *bpe_from_merges(const int32_t *merges, int n_merges)
 	struct bpe *b = xcalloc(1, sizeof *b);
 	b->n_merges = n_merges;
 	b->merges = xmallocarray((size_t)n_merges * 2 + 1, sizeof *b->merges);
-	memcpy(b->merges, merges, (size_t)n_merges * 2 * sizeof *merges);
+	if (n_merges)
+		memcpy(b->merges, merges, (size_t)n_merges * 2 * sizeof *merges);
 	pairmap_init(&b->rank, (size_t)n_merges);
 	size_t vocab = (size_t)BPE_BASE_VOCAB + (size_t)n_merges;
 	b->tok_off = xcalloc(vocab, sizeof *b->tok_off);
