@@ -38,7 +38,7 @@ seconds() { # command...: run it, print its wall-clock seconds
 echo "== zipper bpe, full corpus (vocab $vocab, $threads threads)"
 "$bench" -q -j "$threads" -v "$vocab" -w "$words" "$work/corpus.txt"
 
-echo "== same small corpus ($spm_words words): wall seconds including reading"
+echo "== both on the first $spm_words words: wall seconds, reading and writing included"
 ours=$(seconds "$bench" -q -j "$threads" -v "$vocab" -w "$spm_words" "$work/small.txt")
 echo "zipper bpe:          $ours s"
 if command -v spm_train >/dev/null 2>&1; then

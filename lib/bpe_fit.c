@@ -383,10 +383,12 @@ struct bpe *bpe_fit_counts(struct bpe_counts *c, int vocab_size, const struct bp
 	if (o.min_count <= 0)
 		o.min_count = 2;
 	int want = vocab_size - BPE_BASE_VOCAB, m = 0;
-	int32_t *merges = xmallocarray((size_t)want * 2 + 1, sizeof *merges);
+	int32_t *merges = NULL; /* grown as merges are found: want may be far too many */
+	size_t cap = 0;
 	struct fit f;
 	fit_init(&f, c);
 	for (uint64_t key; m < want && next_pair(&f, o.min_count, &key); m++) {
+		xgrow(&merges, &cap, 2 * (size_t)m + 2, sizeof *merges);
 		merges[2 * m] = (int32_t)(key >> 32);
 		merges[2 * m + 1] = (int32_t)(key & 0xffffffffu);
 		merge_pair(&f, key, m);

@@ -425,6 +425,41 @@ START_TEST(test_deterministic)
 }
 END_TEST
 
+/* bpe_encode only reads the tokenizer, so threads may share one. */
+START_TEST(test_encode_in_parallel)
+{
+	struct rng r;
+	rng_seed(&r, 11);
+	struct corpus c = {0};
+	random_corpus(&c, &r, 400, true);
+	struct bpe *b = bpe_fit((const char *const *)c.lines, c.lens, c.n, 600, NULL);
+	size_t *serial = xcalloc(c.n, sizeof *serial), *parallel = xcalloc(c.n, sizeof *parallel);
+	for (size_t i = 0; i < c.n; i++) {
+		int32_t *ids = NULL;
+		size_t n = 0, cap = 0;
+		bpe_encode(b, c.lines[i], c.lens[i], &ids, &n, &cap);
+		for (size_t k = 0; k < n; k++)
+			serial[i] = serial[i] * 31 + (size_t)ids[k];
+		free(ids);
+	}
+#pragma omp parallel for num_threads(4) schedule(dynamic, 7)
+	for (size_t i = 0; i < c.n; i++) {
+		int32_t *ids = NULL;
+		size_t n = 0, cap = 0;
+		bpe_encode(b, c.lines[i], c.lens[i], &ids, &n, &cap);
+		for (size_t k = 0; k < n; k++)
+			parallel[i] = parallel[i] * 31 + (size_t)ids[k];
+		free(ids);
+	}
+	for (size_t i = 0; i < c.n; i++)
+		ck_assert_uint_eq(serial[i], parallel[i]);
+	free(serial);
+	free(parallel);
+	bpe_free(b);
+	corpus_free(&c);
+}
+END_TEST
+
 static long progress_calls, progress_last;
 
 static void count_progress(void *ctx, long done, long total)
@@ -646,6 +681,7 @@ static Suite *bpe_suite(void)
 	tcase_add_test(tc, test_round_trip_any_bytes);
 	tcase_add_test(tc, test_round_trip_utf8_text);
 	tcase_add_test(tc, test_deterministic);
+	tcase_add_test(tc, test_encode_in_parallel);
 	tcase_add_test(tc, test_fit_options_and_errors);
 	tcase_add_test(tc, test_decode_specials_and_bad_ids);
 	tcase_add_test(tc, test_from_merges_rejects_bad_tables);
