@@ -44,16 +44,6 @@ struct bpe_counts {
 	size_t tcap;
 };
 
-static uint64_t hash_bytes(const unsigned char *s, size_t n)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a, then a final mix */
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * UINT64_C(0x100000001b3);
-	h ^= h >> 29;
-	h *= UINT64_C(0xbf58476d1ce4e5b9);
-	return h ^ (h >> 32);
-}
-
 struct bpe_counts *bpe_counts_new(void)
 {
 	struct bpe_counts *c = xcalloc(1, sizeof *c);
@@ -121,7 +111,7 @@ void bpe_counts_add(struct bpe_counts *c, const char *bytes, size_t n)
 	for (size_t i = 0; i < n;) {
 		size_t end = bpe_piece_end(bytes, n, i);
 		counts_add_piece(c, bytes + i, end - i,
-				 hash_bytes((const unsigned char *)bytes + i, end - i), 1);
+				 bpe_hash_bytes(bytes + i, end - i), 1);
 		i = end;
 	}
 }
