@@ -460,6 +460,27 @@ START_TEST(test_encode_in_parallel)
 }
 END_TEST
 
+/* Two tokens with the same bytes: encoding follows the ranks, whatever id
+ * comes first. "abc" here is 261 = (260, c) and 262 = (a, 259), and the
+ * lowest-ranked pair in "abc" is (b, c) = 259, so it encodes to 262. */
+START_TEST(test_same_bytes_two_tokens)
+{
+	const int32_t m[4][2] = {{B('b'), B('c')}, {B('a'), B('b')}, {260, B('c')}, {B('a'), 259}};
+	struct bpe *b = bpe_from_merges(&m[0][0], 4);
+	ck_assert_msg(b != NULL, "%s", zerr_msg());
+	assert_round_trip(b, "abc", 3, (const int32_t[]){262}, 1);
+	assert_round_trip(b, "ab", 2, (const int32_t[]){260}, 1);
+	assert_round_trip(b, " abc abcab", 10,
+			  (const int32_t[]){B(' '), 262, B(' '), 262, 260}, 5);
+	bpe_free(b);
+	/* The other order of the first two merges: now (a, b) is first. */
+	const int32_t m2[4][2] = {{B('a'), B('b')}, {B('b'), B('c')}, {259, B('c')}, {B('a'), 260}};
+	b = bpe_from_merges(&m2[0][0], 4);
+	assert_round_trip(b, "abc", 3, (const int32_t[]){261}, 1);
+	bpe_free(b);
+}
+END_TEST
+
 static long progress_calls, progress_last;
 
 static void count_progress(void *ctx, long done, long total)
@@ -682,6 +703,7 @@ static Suite *bpe_suite(void)
 	tcase_add_test(tc, test_round_trip_utf8_text);
 	tcase_add_test(tc, test_deterministic);
 	tcase_add_test(tc, test_encode_in_parallel);
+	tcase_add_test(tc, test_same_bytes_two_tokens);
 	tcase_add_test(tc, test_fit_options_and_errors);
 	tcase_add_test(tc, test_decode_specials_and_bad_ids);
 	tcase_add_test(tc, test_from_merges_rejects_bad_tables);
