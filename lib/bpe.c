@@ -139,7 +139,10 @@ struct bpe {
 	 * pieces of real text are whole words in the vocabulary, so encoding
 	 * them costs one probe here instead of the merge loop. Read-only after
 	 * construction, so bpe_encode stays thread-safe. */
-	int32_t *whole;  /* (whole_cap) token id, or -1 */
+	struct whole {
+		uint32_t check; /* high half of the bytes' hash: most misses end here */
+		int32_t id;     /* -1 for a free slot */
+	} *whole;
 	size_t whole_cap; /* a power of two */
 };
 
@@ -308,12 +311,14 @@ static int encode_piece(const struct bpe *b, const unsigned char *s, int n, int3
 }
 
 /* The id a whole piece encodes to when that is a single token, else -1. */
-static int32_t whole_find(const struct bpe *b, const char *s, size_t n)
+static int32_t whole_find(const struct bpe *b, const char *s, size_t n, uint64_t h)
 {
 	size_t mask = b->whole_cap - 1;
-	for (size_t i = (size_t)bpe_hash_bytes(s, n) & mask; b->whole[i] >= 0; i = (i + 1) & mask) {
-		int32_t id = b->whole[i];
-		if (b->tok_len[id] == n && !memcmp(b->bytes + b->tok_off[id], s, n))
+	uint32_t check = (uint32_t)(h >> 32);
+	for (size_t i = (size_t)h & mask; b->whole[i].id >= 0; i = (i + 1) & mask) {
+		int32_t id = b->whole[i].id;
+		if (b->whole[i].check == check && b->tok_len[id] == n &&
+		    !memcmp(b->bytes + b->tok_off[id], s, n))
 			return id;
 	}
 	return -1;
@@ -328,18 +333,20 @@ static void whole_build(struct bpe *b)
 		cap *= 2;
 	b->whole_cap = cap;
 	b->whole = xmallocarray(cap, sizeof *b->whole);
-	memset(b->whole, 0xff, cap * sizeof *b->whole);
+	for (size_t i = 0; i < cap; i++)
+		b->whole[i].id = -1;
 	int32_t sym[BPE_MAX_PIECE];
 	for (int32_t id = BPE_BASE_VOCAB; id < bpe_vocab_size(b); id++) {
 		const char *s = b->bytes + b->tok_off[id];
 		size_t n = b->tok_len[id];
-		if (bpe_piece_end(s, n, 0) != n || whole_find(b, s, n) >= 0 ||
+		uint64_t h = bpe_hash_bytes(s, n);
+		if (bpe_piece_end(s, n, 0) != n || whole_find(b, s, n, h) >= 0 ||
 		    encode_piece(b, (const unsigned char *)s, (int)n, sym) != 1)
 			continue;
-		size_t i = (size_t)bpe_hash_bytes(s, n) & (cap - 1);
-		while (b->whole[i] >= 0)
+		size_t i = (size_t)h & (cap - 1);
+		while (b->whole[i].id >= 0)
 			i = (i + 1) & (cap - 1);
-		b->whole[i] = sym[0];
+		b->whole[i] = (struct whole){(uint32_t)(h >> 32), sym[0]};
 	}
 }
 
@@ -349,12 +356,13 @@ int bpe_encode(const struct bpe *b, const char *bytes, size_t n, int32_t **ids, 
 	int32_t sym[BPE_MAX_PIECE];
 	for (size_t i = 0; i < n;) {
 		size_t end = bpe_piece_end(bytes, n, i);
-		int32_t id = end - i > 1 ? whole_find(b, bytes + i, end - i) : -1;
+		size_t len = end - i;
+		int32_t id = len > 1 ? whole_find(b, bytes + i, len, bpe_hash_bytes(bytes + i, len)) : -1;
 		int m = 1;
 		if (id >= 0)
 			sym[0] = id;
 		else
-			m = encode_piece(b, (const unsigned char *)bytes + i, (int)(end - i), sym);
+			m = encode_piece(b, (const unsigned char *)bytes + i, (int)len, sym);
 		xgrow(ids, cap, *n_ids + (size_t)m, sizeof **ids);
 		memcpy(*ids + *n_ids, sym, (size_t)m * sizeof *sym);
 		*n_ids += (size_t)m;
