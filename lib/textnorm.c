@@ -424,6 +424,9 @@ static void expand_number(struct cps *out, const struct cps *in, size_t *i)
 			push_words(out, ones[in->p[k] - '0']);
 		*i = end + 1 + frac;
 	}
+	/* "1990's" keeps its apostrophe inside the word: "ninety's". */
+	if (*i < in->n && (in->p[*i] == '\'' || in->p[*i] == 0x2019) && out->n && out->p[out->n - 1] == ' ')
+		out->n--;
 }
 
 static void step_numbers(struct cps *out, const struct cps *in)
