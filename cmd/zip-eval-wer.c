@@ -46,7 +46,8 @@ static const struct cli_doc doc = {
 		"      --json            the report as one JSON object\n"
 		"      --per-utt         also report each utterance\n"
 		"      --pra FILE        write sclite-style alignments to FILE\n"
-		"      --dtl FILE        write confusion pairs, insertions and deletions to FILE\n",
+		"      --dtl FILE        write confusion pairs, insertions and deletions to FILE\n"
+		"      (-j: utterances are scored in parallel unless --pra or --dtl is given)\n",
 	.example = "zip-eval-wer --normalize english data/test/text exp/asr/hyp.txt",
 	.see_also = "zip-formats(5), zipper(7), compute-wer (Kaldi), sclite(1)",
 };
@@ -231,36 +232,54 @@ static struct zout *open_report(const char *path)
 	return out;
 }
 
-static void score(struct run *r, const struct options *o)
+/* The tokens of the k-th joined pair (a missing hypothesis is empty). */
+static void pair_tokens(const struct run *r, size_t k, const int32_t **ref, size_t *n,
+			const int32_t **hyp, size_t *m)
+{
+	const struct wer_utt *ru = &r->ref.utt[r->join.left[k]];
+	const struct wer_utt *hu = r->join.right[k] < 0 ? NULL : &r->hyp.utt[r->join.right[k]];
+	*ref = r->ref.tok + ru->off, *n = ru->len;
+	*hyp = hu ? r->hyp.tok + hu->off : NULL, *m = hu ? hu->len : 0;
+}
+
+/* Counts only: utterances are independent, so threads share them out. */
+static void score_counts(struct run *r, const struct options *o)
+{
+	ptrdiff_t n_pairs = (ptrdiff_t)r->join.n;
+#pragma omp parallel
+	{
+		struct wer_aligner *a = wer_aligner_new(o->costs);
+#pragma omp for schedule(dynamic, 256)
+		for (ptrdiff_t k = 0; k < n_pairs; k++) {
+			const int32_t *ref, *hyp;
+			size_t n, m;
+			pair_tokens(r, (size_t)k, &ref, &n, &hyp, &m);
+			wer_count(a, &r->utt[k].c, ref, n, hyp, m);
+		}
+		wer_aligner_free(a);
+	}
+}
+
+/* With --pra or --dtl: alignments, in reference order. */
+static void score_aligned(struct run *r, const struct options *o)
 {
 	struct wer_aligner *a = wer_aligner_new(o->costs);
 	struct zout *pra = open_report(o->pra);
 	struct wer_dtl *dtl = o->dtl ? wer_dtl_new() : NULL;
 	char *ops = NULL;
 	size_t ops_cap = 0;
-	r->utt = xmallocarray(r->join.n ? r->join.n : 1, sizeof *r->utt);
 	for (size_t k = 0; k < r->join.n; k++) {
-		const struct wer_utt *ru = &r->ref.utt[r->join.left[k]];
-		const struct wer_utt *hu = r->join.right[k] < 0 ? NULL : &r->hyp.utt[r->join.right[k]];
-		const int32_t *ref = r->ref.tok + ru->off, *hyp = hu ? r->hyp.tok + hu->off : NULL;
-		size_t n = ru->len, m = hu ? hu->len : 0;
+		const int32_t *ref, *hyp;
+		size_t n, m;
+		pair_tokens(r, k, &ref, &n, &hyp, &m);
 		struct utt_score *u = &r->utt[k];
-		u->ref_index = r->join.left[k];
-		memset(&u->c, 0, sizeof u->c);
-		if (pra || dtl) {
-			xgrow(&ops, &ops_cap, n + m + 1, 1);
-			size_t nops = wer_align(a, &u->c, ops, ref, n, hyp, m);
-			if (pra && wer_pra_write(pra, r->ref.ids[u->ref_index], &u->c, ops, nops, ref,
-						 hyp, &r->ref, r->vocab) < 0)
-				cli_die("%s", zerr_msg());
-			if (dtl)
-				wer_dtl_add(dtl, ops, nops, ref, hyp);
-		} else {
-			wer_count(a, &u->c, ref, n, hyp, m);
-		}
-		r->total.ref += u->c.ref, r->total.cor += u->c.cor, r->total.sub += u->c.sub;
-		r->total.del += u->c.del, r->total.ins += u->c.ins;
-		r->sentence_errors += wer_errors(&u->c) > 0;
+		xgrow(&ops, &ops_cap, n + m + 1, 1);
+		size_t nops = wer_align(a, &u->c, ops, ref, n, hyp, m);
+		if (pra && wer_pra_write(pra, r->ref.ids[u->ref_index], &u->c, ops, nops, ref, hyp,
+					 &r->ref, r->vocab) < 0)
+			cli_die("%s", zerr_msg());
+		if (dtl)
+			wer_dtl_add(dtl, ops, nops, ref, hyp);
 	}
 	free(ops);
 	wer_aligner_free(a);
@@ -271,6 +290,23 @@ static void score(struct run *r, const struct options *o)
 		if (wer_dtl_write(dtl, out, &r->ref, r->vocab) < 0 || zout_commit(out) < 0)
 			cli_die("%s", zerr_msg());
 		wer_dtl_free(dtl);
+	}
+}
+
+static void score(struct run *r, const struct options *o)
+{
+	r->utt = xcalloc(r->join.n ? r->join.n : 1, sizeof *r->utt);
+	for (size_t k = 0; k < r->join.n; k++)
+		r->utt[k].ref_index = r->join.left[k];
+	if (o->pra || o->dtl)
+		score_aligned(r, o);
+	else
+		score_counts(r, o);
+	for (size_t k = 0; k < r->join.n; k++) {
+		const struct wer_counts *c = &r->utt[k].c;
+		r->total.ref += c->ref, r->total.cor += c->cor, r->total.sub += c->sub;
+		r->total.del += c->del, r->total.ins += c->ins;
+		r->sentence_errors += wer_errors(c) > 0;
 	}
 }
 
@@ -365,6 +401,7 @@ int main(int argc, char **argv)
 	struct options o = {.mode = JOIN_STRICT, .costs = WER_UNIT};
 	cli_common_init(&o.common);
 	parse_options(&o, argc, argv);
+	cli_apply_threads(&o.common);
 	if (o.normalize_only) {
 		normalize_file(&o);
 		return 0;

@@ -122,6 +122,10 @@ static int tokenize(struct wer_set *s, const char *text, size_t len, const struc
 static int check_utf8(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len;) {
+		if ((unsigned char)s[i] < 0x80) { /* the common case, no call */
+			i++;
+			continue;
+		}
 		uint32_t cp;
 		int n = utf8_decode(s + i, len - i, &cp);
 		if (n < 0) {
