@@ -30,16 +30,17 @@ awk -v n="$n" -v dir="$dir" 'BEGIN {
 	}
 }'
 
-now() { date +%s.%N; }
-time_it() { # time_it RUNS OUTFILE command...: seconds, best of RUNS
+# time_it RUNS OUTFILE command...: "wall cpu" seconds (cpu = user + system),
+# of the run with the least wall time. The machines are shared, so the CPU
+# time is the steadier figure.
+time_it() {
 	runs=$1 out=$2
 	shift 2
 	best=
 	for _ in $(seq "$runs"); do
-		t0=$(now)
-		"$@" >"$out" 2>&1
-		t=$(echo "$(now) - $t0" | bc)
-		if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then best=$t; fi
+		/usr/bin/time -f '%e %U %S' -o "$dir/time" "$@" >"$out" 2>/dev/null
+		t=$(awk '{ printf "%.3f %.3f", $1, $2 + $3 }' "$dir/time")
+		if [ -z "$best" ] || [ "$(echo "${t%% *} < ${best%% *}" | bc)" = 1 ]; then best=$t; fi
 	done
 	echo "$best"
 }
@@ -48,12 +49,16 @@ ours_unit=$(time_it 3 "$dir/unit.out" "$prog" "$dir/ref.trn" "$dir/hyp.trn")
 ours=$(time_it 3 "$dir/ours.out" "$prog" --sclite "$dir/ref.trn" "$dir/hyp.trn")
 theirs=$(time_it 1 "$dir/sclite.out" "$sclite" -r "$dir/ref.trn" trn -h "$dir/hyp.trn" trn -i spu_id -o rsum stdout)
 
-rate() { echo "scale=0; $n / $1" | bc; }
+line() { # line NAME "wall cpu"
+	printf '%-24s %8.3f s wall %10d utt/s   %8.3f s cpu %10d utt/s\n' "$1" "${2%% *}" \
+		"$(echo "$n / ${2%% *}" | bc)" "${2##* }" "$(echo "$n / ${2##* }" | bc)"
+}
 printf 'utterances: %d, reference words: %s\n' "$n" "$(awk '/^%WER/ { print $6 }' "$dir/ours.out" | tr -d ,)"
-printf '%-28s %8.3f s %10d utt/s\n' "zip-eval-wer" "$ours_unit" "$(rate "$ours_unit")"
-printf '%-28s %8.3f s %10d utt/s\n' "zip-eval-wer --sclite" "$ours" "$(rate "$ours")"
-printf '%-28s %8.3f s %10d utt/s\n' "sclite -o rsum" "$theirs" "$(rate "$theirs")"
-printf 'zip-eval-wer --sclite is %.1fx faster than sclite\n' "$(echo "scale=3; $theirs / $ours" | bc)"
+line "zip-eval-wer" "$ours_unit"
+line "zip-eval-wer --sclite" "$ours"
+line "sclite -o rsum" "$theirs"
+printf 'zip-eval-wer --sclite is %.1fx (wall) and %.1fx (cpu) faster than sclite\n' \
+	"$(echo "scale=3; ${theirs%% *} / ${ours%% *}" | bc)" "$(echo "scale=3; ${theirs##* } / ${ours##* }" | bc)"
 # The totals must agree for the comparison to mean anything.
 want=$(awk '$2 == "Sum" { gsub(/\|/, " "); print $3, $5, $6, $7 }' "$dir/sclite.out")
 got=$(awk '/^%WER/ { gsub(/[\[\],\/]/, " "); print $4, $9, $7, $5 }' "$dir/ours.out")
