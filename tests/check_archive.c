@@ -485,6 +485,22 @@ START_TEST(test_tok_header_variants)
 	tok_close(r);
 	free(path);
 
+	/* The int32 edges. */
+	path = put_text("big.tok", "#! zipper tokens vocab=2147483647\nu 2147483646 0\n");
+	r = tok_open(path, 0);
+	ck_assert_int_eq(tok_header(r)->vocab, 2147483647);
+	ck_assert_int_eq(tok_next(r, &id, &ids, &n), 1);
+	ck_assert_int_eq(ids[0], 2147483646);
+	tok_close(r);
+	free(path);
+	path = put_text("big2.tok", "u 2147483647 007\n");
+	r = tok_open(path, 0);
+	ck_assert_int_eq(tok_next(r, &id, &ids, &n), 1);
+	ck_assert_int_eq(ids[0], 2147483647);
+	ck_assert_int_eq(ids[1], 7);
+	tok_close(r);
+	free(path);
+
 	path = put_text("e.tok", "#! zipper tokens\n");
 	r = tok_open(path, 0);
 	ck_assert(tok_header(r)->present);
@@ -502,8 +518,10 @@ static const struct {
 	{ "#! zipper tokens vocab=x\n", ":1: bad vocab 'x' in token header (expected a positive integer)" },
 	{ "#! zipper tokens vocab=0\n", ":1: bad vocab '0' in token header (expected a positive integer)" },
 	{ "#! zipper tokens vocab=-4\n", ":1: bad vocab '-4' in token header (expected a positive integer)" },
-	{ "#! zipper tokens vocab=2147483649\n",
-	  ":1: bad vocab '2147483649' in token header (expected a positive integer)" },
+	{ "#! zipper tokens vocab=2147483648\n",
+	  ":1: bad vocab '2147483648' in token header (expected a positive integer)" },
+	{ "#! zipper tokens vocab=99999999999999999999\n",
+	  ":1: bad vocab '99999999999999999999' in token header (expected a positive integer)" },
 	{ "#! zipper tokens vocab=\n", ":1: bad vocab '' in token header (expected a positive integer)" },
 	{ "#! zipper tokens modality=Speech\n",
 	  ":1: bad modality 'Speech' in token header (expected lowercase letters)" },
@@ -652,6 +670,8 @@ START_TEST(test_tok_writer_rejects)
 	assert_error_at(path, ":3: utterance id contains a blank");
 	ck_assert_int_eq(tok_write(w, "", ok, 1), -1);
 	assert_error_at(path, ":3: utterance id is empty");
+	ck_assert_int_eq(tok_write(w, "#b", ok, 1), -1);
+	assert_error_at(path, ":3: utterance id starts with '#' (a comment in token archives)");
 	ck_assert_int_eq(tok_write(w, "a", ok, 1), -1);
 	assert_error_at(path, ":3: duplicate utterance id 'a' (first at line 2)");
 	/* Rejected records leave nothing behind: "b" is still free. */
