@@ -162,28 +162,15 @@ static void normalize_file(const struct options *o)
 			continue;
 		if (f == WER_FORMAT_AUTO)
 			f = wer_detect_format(p);
-		char *id, *text;
-		if (f == WER_FORMAT_KALDI) {
-			id = p;
-			text = p + strcspn(p, " \t");
-			if (*text)
-				*text++ = 0;
-		} else {
-			char *open = strrchr(p, '(');
-			if (!open)
-				cli_die("%s:%ld: expected a trn line ending in \"(utterance-id)\"",
-					zin_name(in), zin_lineno(in));
-			*open = 0;
-			id = open + 1;
-			id[strcspn(id, ")")] = 0;
-			text = p;
-		}
-		if (!archive_valid_id(id, strlen(id)))
-			cli_die("%s:%ld: invalid utterance id '%s'", zin_name(in), zin_lineno(in), id);
-		if (textnorm_apply(&buf, &cap, text, strlen(text), o->read.norm) < 0)
+		const char *id, *text;
+		size_t id_len, text_len;
+		if (wer_split_line(f, p, strlen(p), &id, &id_len, &text, &text_len) < 0 ||
+		    textnorm_apply(&buf, &cap, text, text_len, o->read.norm) < 0)
 			cli_die("%s:%ld: %s", zin_name(in), zin_lineno(in), zerr_msg());
-		int rc = f == WER_FORMAT_KALDI ? zout_printf(out, "%s%s%s\n", id, *buf ? " " : "", buf)
-					       : zout_printf(out, "%s%s(%s)\n", buf, *buf ? " " : "", id);
+		int idn = (int)id_len;
+		int rc = f == WER_FORMAT_KALDI
+				 ? zout_printf(out, "%.*s%s%s\n", idn, id, *buf ? " " : "", buf)
+				 : zout_printf(out, "%s%s(%.*s)\n", buf, *buf ? " " : "", idn, id);
 		if (rc < 0)
 			cli_die("%s", zerr_msg());
 	}
@@ -219,6 +206,9 @@ static void load(struct run *r, const struct options *o)
 		cli_die("%s", zerr_msg());
 	if (join_keys(r->ref.ids, r->ref.n, "ref", r->hyp.ids, r->hyp.n, "hyp", o->mode, &r->join) < 0)
 		cli_die("%s", zerr_msg());
+	if (r->join.n == 0)
+		cli_die("%s: nothing to score: no utterance has both a reference and a hypothesis",
+			r->ref.name);
 	if (r->join.missing_left)
 		cli_warn("warning: %zu hypothesis utterance%s not in the reference (not scored)",
 			 r->join.missing_left, r->join.missing_left == 1 ? " is" : "s are");

@@ -105,6 +105,12 @@ void wer_set_free(struct wer_set *s);
 const char *wer_token_text(const struct wer_set *s, const struct wer_vocab *v, int32_t t,
 			   char *buf);
 
+/* Splits a non-blank line of format f (not AUTO) into the utterance id and
+ * the text (without surrounding blanks), pointing into line; -1 (zerr
+ * set) for a trn line without "(id)" or an invalid id. */
+int wer_split_line(enum wer_format f, const char *line, size_t len, const char **id,
+		   size_t *id_len, const char **text, size_t *text_len);
+
 /* Decides the format of a file from its first non-blank line: sclite trn
  * when its last blank-separated field is "(...)". */
 enum wer_format wer_detect_format(const char *line);

@@ -49,10 +49,10 @@ enum wer_format wer_detect_format(const char *line)
 	return line[k] == '(' ? WER_FORMAT_TRN : WER_FORMAT_KALDI;
 }
 
-/* Splits a trimmed, non-empty line into id and text. */
-static int split_line(enum wer_format f, const char *line, size_t len, const char **id,
-		      size_t *id_len, const char **text, size_t *text_len)
+int wer_split_line(enum wer_format f, const char *line, size_t len, const char **id,
+		   size_t *id_len, const char **text, size_t *text_len)
 {
+	trim(&line, &len);
 	if (f == WER_FORMAT_KALDI) {
 		size_t k = 0;
 		while (k < len && !is_blank(line[k]))
@@ -158,7 +158,7 @@ static int read_line(struct wer_set *s, const char *line, size_t len, long linen
 		s->format = wer_detect_format(line);
 	const char *id, *text;
 	size_t id_len, text_len;
-	if (split_line(s->format, line, len, &id, &id_len, &text, &text_len) < 0)
+	if (wer_split_line(s->format, line, len, &id, &id_len, &text, &text_len) < 0)
 		return -1;
 	if (o->norm) {
 		ptrdiff_t n = textnorm_apply(nbuf, ncap, text, text_len, o->norm);

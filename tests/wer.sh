@@ -106,6 +106,20 @@ expect_stderr 'warning: 1 hypothesis utterance is not in the reference'
 expect_exit 1 zip-eval-wer ref.txt missing.txt
 expect_stderr 'missing.txt'
 expect_exit 1 zip-eval-wer --pra /nonexistent/dir/x.pra ref.txt ref.txt
+: >empty.txt
+expect_exit 1 zip-eval-wer empty.txt empty.txt
+expect_stderr 'nothing to score'
+printf 'u9 a\n' >other.txt
+expect_exit 1 zip-eval-wer --mode present ref.txt other.txt
+expect_stderr 'nothing to score'
+printf 'a b (s-1)\nc d (s-2) e\n' >bad.trn
+expect_exit 1 zip-eval-wer --normalize english --normalize-only bad.trn
+expect_stderr '^zip-eval-wer: bad.trn:2: expected a trn line'
+expect_one_line_stderr
+printf 'u1 ok\nu2 caf\351\n' >bad.txt
+expect_exit 1 zip-eval-wer --normalize english --normalize-only bad.txt
+expect_stderr '^zip-eval-wer: bad.txt:2: invalid UTF-8'
+expect_one_line_stderr
 
 # Usage: exit 2.
 expect_exit 2 zip-eval-wer ref.txt
