@@ -30,7 +30,7 @@ static const struct cli_doc doc = {
 		"      --format F        kaldi (id words...), trn (words... (id)) or auto (default:\n"
 		"                        decided per file from its first line)\n"
 		"      --sclite          sclite's costs: insertion 3, deletion 3, substitution 4;\n"
-		"                        implies --lower, as sclite ignores case\n"
+		"                        A-Z match a-z, as in sclite\n"
 		"      --cer             character error rate over Unicode code points; the single\n"
 		"                        space between two words counts as a character\n"
 		"      --cer-no-space    with --cer, spaces do not count\n"
@@ -134,9 +134,10 @@ static void parse_options(struct options *o, int argc, char **argv)
 	if (cer_no_space && !o->read.chars)
 		cli_usage_error("--cer-no-space needs --cer");
 	o->read.char_spaces = !cer_no_space;
-	/* sclite compares words without regard to case (unless its -s). */
+	/* sclite compares words without regard to the case of A-Z (unless
+	 * its -s); other letters keep their case there. */
 	if (o->costs == WER_SCLITE)
-		o->read.norm |= TN_LOWER;
+		o->read.norm |= TN_LOWER_ASCII;
 	int want = o->normalize_only ? 1 : 2;
 	if (argc - optind != want)
 		cli_usage_error(o->normalize_only ? "expected one file" : "expected two files, ref and hyp");

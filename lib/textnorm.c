@@ -508,6 +508,8 @@ ptrdiff_t textnorm_apply(char **out, size_t *cap, const char *in, size_t len, un
 	for (size_t i = 0; i < a.n; i++) {
 		if (flags & TN_LOWER)
 			a.p[i] = textnorm_lower(a.p[i]);
+		else if ((flags & TN_LOWER_ASCII) && a.p[i] >= 'A' && a.p[i] <= 'Z')
+			a.p[i] += 32;
 		if ((flags & TN_HYPHEN) && is_hyphen(a.p[i]))
 			a.p[i] = ' ';
 	}

@@ -7,6 +7,7 @@
  *
  *   TN_LOWER    case folding: upper-case letters of Basic Latin, Latin-1,
  *               Latin Extended-A, Greek and Cyrillic become lower case
+ *   TN_LOWER_ASCII  only A-Z become a-z (sclite's case-insensitive matching)
  *   TN_HYPHEN   hyphen splitting: "-", U+2010, U+2011, U+2013 and U+2014
  *               become a space
  *   TN_NUMBERS  digits become English words as espeak-ng (voice en) speaks
@@ -33,6 +34,8 @@ enum {
 	TN_PUNCT = 1 << 3,
 	TN_APOS = 1 << 4,
 	TN_SPACE = 1 << 5,
+	/* A-Z only (as sclite compares words); TN_LOWER includes it. */
+	TN_LOWER_ASCII = 1 << 6,
 	/* The --normalize english preset. */
 	TN_ENGLISH = TN_LOWER | TN_HYPHEN | TN_NUMBERS | TN_PUNCT | TN_APOS | TN_SPACE,
 };

@@ -6,18 +6,19 @@
 [ -n "${SCLITE:-}" ] || { echo "SKIP: no sclite (install sctk)"; exit 77; }
 
 # random_trn SEED: a reference and a hypothesis trn file of 300 utterances
-# with few distinct words (so ties are common), mixed case and empty lines.
+# with few distinct words (so ties are common), mixed case (ASCII and not)
+# and empty lines.
 random_trn() {
 	awk -v seed="$1" 'BEGIN {
 		srand(seed)
-		split("a b c d e f A B", w, " ")
+		split("a A b É é c B d e f", w, " ")
 		for (u = 1; u <= 300; u++) {
-			nv = 1 + int(rand() * 6)
+			nv = 1 + int(rand() * 10)
 			for (f = 1; f <= 2; f++) {
 				line = ""
 				n = int(rand() * 12)
 				for (k = 0; k < n; k++)
-					line = line w[1 + int(rand() * (nv < 8 ? nv : 8))] " "
+					line = line w[1 + int(rand() * nv)] " "
 				file = f == 1 ? "ref.trn" : "hyp.trn"
 				printf "%s(spk%d-%04d)\n", line, u % 7, u > file
 			}

@@ -49,6 +49,7 @@ t "--mode strict, all present" "--mode strict" 'u1 a\n' 'u1 a\n' 'Scored 1 sente
 t "case matters by default" "" 'u1 Hello WORLD\n' 'u1 hello world\n' '%WER 100.00 [ 2 / 2, 0 ins, 0 del, 2 sub ]'
 t "--lower" "--lower" 'u1 Hello WORLD Ñandú\n' 'u1 hello world ñandú\n' '%WER 0.00 [ 0 / 3, 0 ins, 0 del, 0 sub ]'
 t "--sclite ignores case" "--sclite" 'u1 Hello\n' 'u1 hello\n' '%WER 0.00 [ 0 / 1, 0 ins, 0 del, 0 sub ]'
+t "--sclite folds A-Z only, as sclite" "--sclite" 'u1 École\n' 'u1 école\n' '%WER 100.00 [ 1 / 1, 0 ins, 0 del, 1 sub ]'
 t "--strip-punct" "--strip-punct" 'u1 hello, world.\n' 'u1 «hello» world\n' '%WER 0.00 [ 0 / 2, 0 ins, 0 del, 0 sub ]'
 t "--strip-punct removes apostrophes" "--strip-punct" "u1 dont\n" "u1 don't\n" '%WER 0.00 [ 0 / 1, 0 ins, 0 del, 0 sub ]'
 t "--keep-apostrophes" "--strip-punct --keep-apostrophes" "u1 dont\n" "u1 don't\n" '%WER 100.00 [ 1 / 1, 0 ins, 0 del, 1 sub ]'
