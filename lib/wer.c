@@ -116,6 +116,7 @@ struct wer_aligner {
 	size_t cost_cap, pack_cap;
 	unsigned char *back; /* 2-bit moves, (n+1)*(m+1) */
 	size_t back_cap;
+	size_t matrix_limit; /* larger alignments use align_rect() */
 };
 
 enum { MOVE_DIAG, MOVE_INS, MOVE_DEL };
@@ -126,6 +127,7 @@ struct wer_aligner *wer_aligner_new(enum wer_costs costs)
 	bool sclite = costs == WER_SCLITE;
 	a->w_sub = sclite ? 4 : 1;
 	a->w_del = a->w_ins = sclite ? 3 : 1;
+	a->matrix_limit = (size_t)1 << 26; /* 16 MB of moves */
 	return a;
 }
 
@@ -267,32 +269,265 @@ void wer_count(struct wer_aligner *a, struct wer_counts *acc, const int32_t *ref
 	add_counts(acc, &c, n);
 }
 
-size_t wer_align(struct wer_aligner *a, struct wer_counts *acc, char *ops, const int32_t *ref,
-		 size_t n, const int32_t *hyp, size_t m)
+void wer_aligner_matrix_limit(struct wer_aligner *a, size_t cells)
 {
-	size_t cells = (n + 1) * (m + 1);
-	xgrow(&a->back, &a->back_cap, cells / 4 + 1, 1);
-	struct cell c = dp(a, a->back, ref, n, hyp, m);
-	add_counts(acc, &c, n);
-	/* Trace back from the end, then reverse. */
-	size_t k = 0, i = n, j = m;
-	while (i > 0 || j > 0) {
-		int move = get_move(a->back, i * (m + 1) + j);
-		if (move == MOVE_DIAG) {
-			ops[k++] = ref[i - 1] == hyp[j - 1] ? WER_COR : WER_SUB;
-			i--, j--;
-		} else if (move == MOVE_INS) {
-			ops[k++] = WER_INS;
-			j--;
-		} else {
-			ops[k++] = WER_DEL;
-			i--;
+	a->matrix_limit = cells;
+}
+
+/* ---- alignment in linear memory ----
+ *
+ * The alignment wanted is the chain of moves (each cell's preferred
+ * cheapest predecessor) from (n,m) back to (0,0). A rectangle of the table
+ * is solved given the values on its top row and left column, which fix
+ * every value and move inside it exactly as in the whole table. One
+ * forward pass over the rectangle also carries, for each cell below the
+ * middle row, where its chain first reaches the middle row (or the left
+ * column), so the chain from the corner splits into a part below the
+ * middle row and a part above it, each a smaller rectangle whose
+ * boundary values one more partial pass recovers. Small rectangles keep
+ * their moves in a matrix. Memory: O((n + m) log n); time: a few times
+ * the plain pass. */
+
+struct lin {
+	const int32_t *ref, *hyp;
+	int32_t ws, wd, wi;
+	size_t base;           /* rectangles of at most this many cells: matrix */
+	char *ops;             /* the chain, from its end */
+	size_t nops;
+	unsigned char *back;
+	size_t back_cap;
+};
+
+struct pos {
+	size_t i, j;
+};
+
+static int32_t step(const struct lin *L, size_t i, size_t j, int32_t diag, int32_t up,
+		    int32_t left, int *move)
+{
+	int32_t cd = diag + (L->ref[i - 1] == L->hyp[j - 1] ? 0 : L->ws);
+	int32_t ci = left + L->wi, cu = up + L->wd;
+	if (ci < cd && ci <= cu) {
+		*move = MOVE_INS;
+		return ci;
+	}
+	if (cu < cd && cu < ci) {
+		*move = MOVE_DEL;
+		return cu;
+	}
+	*move = MOVE_DIAG;
+	return cd;
+}
+
+static void emit(struct lin *L, size_t i, size_t j, int move)
+{
+	L->ops[L->nops++] = move == MOVE_INS   ? WER_INS
+			    : move == MOVE_DEL ? WER_DEL
+			    : L->ref[i - 1] == L->hyp[j - 1] ? WER_COR : WER_SUB;
+}
+
+/* row (w = j1-j0+1) holds D(i0, j0..j1); advances it to D(i1, ...). */
+static void advance_rows(const struct lin *L, int32_t *row, size_t i0, size_t i1, size_t j0,
+			 size_t j1, const int32_t *left /* D(i0.., j0) */)
+{
+	for (size_t i = i0 + 1; i <= i1; i++) {
+		int32_t diag = row[0];
+		row[0] = left[i - i0];
+		for (size_t j = j0 + 1, k = 1; j <= j1; j++, k++) {
+			int move;
+			int32_t up = row[k];
+			row[k] = step(L, i, j, diag, up, row[k - 1], &move);
+			diag = up;
 		}
 	}
+}
+
+static struct pos align_rect(struct lin *L, size_t i0, size_t i1, size_t j0, size_t j1,
+			     const int32_t *top, const int32_t *left);
+
+/* A rectangle small enough for a matrix of moves. */
+static struct pos rect_matrix(struct lin *L, size_t i0, size_t i1, size_t j0, size_t j1,
+			      const int32_t *top, const int32_t *left)
+{
+	size_t w = j1 - j0 + 1;
+	xgrow(&L->back, &L->back_cap, (i1 - i0 + 1) * w / 4 + 1, 1);
+	int32_t *row = xmallocarray(w, sizeof *row);
+	memcpy(row, top, w * sizeof *row);
+	for (size_t i = i0 + 1; i <= i1; i++) {
+		int32_t diag = row[0];
+		row[0] = left[i - i0];
+		for (size_t k = 1; k < w; k++) {
+			int move;
+			int32_t up = row[k];
+			row[k] = step(L, i, j0 + k, diag, up, row[k - 1], &move);
+			set_move(L->back, (i - i0) * w + k, move);
+			diag = up;
+		}
+	}
+	free(row);
+	size_t i = i1, j = j1;
+	while (i > i0 && j > j0) {
+		int move = get_move(L->back, (i - i0) * w + (j - j0));
+		emit(L, i, j, move);
+		i -= move != MOVE_INS;
+		j -= move != MOVE_DEL;
+	}
+	return (struct pos){i, j};
+}
+
+/* Where the chain from (i1,j1) first reaches row mid or column j0, as
+ * the column on row mid (>= 0) or -(row + 1) on column j0; the values of
+ * row mid are left in midrow. */
+static ptrdiff_t landing(const struct lin *L, size_t i0, size_t i1, size_t j0, size_t j1,
+			 size_t mid, const int32_t *top, const int32_t *left, int32_t *midrow)
+{
+	size_t w = j1 - j0 + 1;
+	int32_t *row = xmallocarray(w, sizeof *row);
+	ptrdiff_t *land = xcalloc(w, sizeof *land);
+	memcpy(row, top, w * sizeof *row);
+	advance_rows(L, row, i0, mid, j0, j1, left);
+	memcpy(midrow, row, w * sizeof *row);
+	for (size_t i = mid + 1; i <= i1; i++) {
+		int32_t diag = row[0];
+		ptrdiff_t ldiag = land[0];
+		row[0] = left[i - i0];
+		for (size_t k = 1; k < w; k++) {
+			int move;
+			int32_t up = row[k];
+			ptrdiff_t lup = land[k];
+			row[k] = step(L, i, j0 + k, diag, up, row[k - 1], &move);
+			size_t pi = move == MOVE_INS ? i : i - 1, pk = move == MOVE_DEL ? k : k - 1;
+			if (pi == mid)
+				land[k] = (ptrdiff_t)(j0 + pk);
+			else if (pk == 0)
+				land[k] = -(ptrdiff_t)pi - 1;
+			else
+				land[k] = move == MOVE_DIAG ? ldiag : move == MOVE_DEL ? lup : land[k - 1];
+			diag = up;
+			ldiag = lup;
+		}
+	}
+	ptrdiff_t result = land[w - 1];
+	free(row);
+	free(land);
+	return result;
+}
+
+static struct pos rect_split(struct lin *L, size_t i0, size_t i1, size_t j0, size_t j1,
+			     const int32_t *top, const int32_t *left)
+{
+	size_t mid = (i0 + i1) / 2, w = j1 - j0 + 1;
+	int32_t *midrow = xmallocarray(w, sizeof *midrow);
+	ptrdiff_t land = landing(L, i0, i1, j0, j1, mid, top, left, midrow);
+	if (land < 0) {
+		/* The chain meets column j0 at row r below mid: solve rows r..i1,
+		 * then walk left along row r. */
+		size_t r = (size_t)(-land - 1);
+		memcpy(midrow, top, w * sizeof *midrow);
+		advance_rows(L, midrow, i0, r, j0, j1, left);
+		struct pos p = align_rect(L, r, i1, j0, j1, midrow, left + (r - i0));
+		free(midrow);
+		for (; p.j > j0; p.j--)
+			emit(L, p.i, p.j, MOVE_INS);
+		return (struct pos){r, j0};
+	}
+	/* The chain meets row mid at column c: below it, rows mid..i1 and
+	 * columns c..j1 (their left column recomputed), then straight up
+	 * column c if it arrived there early; above it, rows i0..mid and
+	 * columns j0..c. */
+	size_t c = (size_t)land;
+	int32_t *colc = xmallocarray(i1 - mid + 1, sizeof *colc);
+	int32_t *row = xmallocarray(c - j0 + 1, sizeof *row);
+	memcpy(row, midrow, (c - j0 + 1) * sizeof *row);
+	colc[0] = row[c - j0];
+	for (size_t i = mid + 1; i <= i1; i++) {
+		advance_rows(L, row, i - 1, i, j0, c, left + (i - 1 - i0));
+		colc[i - mid] = row[c - j0];
+	}
+	free(row);
+	struct pos p = align_rect(L, mid, i1, c, j1, midrow + (c - j0), colc);
+	free(midrow);
+	free(colc);
+	for (; p.i > mid; p.i--)
+		emit(L, p.i, p.j, MOVE_DEL);
+	if (c == j0)
+		return (struct pos){mid, j0};
+	return align_rect(L, i0, mid, j0, c, top, left);
+}
+
+/* The chain from (i1,j1) until it reaches row i0 or column j0, given the
+ * values on those; returns where it got to. */
+static struct pos align_rect(struct lin *L, size_t i0, size_t i1, size_t j0, size_t j1,
+			     const int32_t *top, const int32_t *left)
+{
+	if (i1 == i0 || j1 == j0)
+		return (struct pos){i1, j1};
+	if (i1 - i0 < 2 || (i1 - i0 + 1) * (j1 - j0 + 1) <= L->base)
+		return rect_matrix(L, i0, i1, j0, j1, top, left);
+	return rect_split(L, i0, i1, j0, j1, top, left);
+}
+
+static size_t align_linear(struct wer_aligner *a, char *ops, const int32_t *ref, size_t n,
+			   const int32_t *hyp, size_t m)
+{
+	struct lin L = {ref, hyp, a->w_sub, a->w_del, a->w_ins, a->matrix_limit / 4, ops, 0, NULL, 0};
+	int32_t *top = xmallocarray(m + 1, sizeof *top), *left = xmallocarray(n + 1, sizeof *left);
+	for (size_t j = 0; j <= m; j++)
+		top[j] = (int32_t)j * a->w_ins;
+	for (size_t i = 0; i <= n; i++)
+		left[i] = (int32_t)i * a->w_del;
+	struct pos p = align_rect(&L, 0, n, 0, m, top, left);
+	for (; p.j > 0; p.j--)
+		emit(&L, p.i, p.j, MOVE_INS);
+	for (; p.i > 0; p.i--)
+		emit(&L, p.i, p.j, MOVE_DEL);
+	free(top);
+	free(left);
+	free(L.back);
+	return L.nops;
+}
+
+static void reverse(char *ops, size_t k)
+{
 	for (size_t x = 0, y = k; x + 1 < y; x++, y--) {
 		char t = ops[x];
 		ops[x] = ops[y - 1];
 		ops[y - 1] = t;
+	}
+}
+
+size_t wer_align(struct wer_aligner *a, struct wer_counts *acc, char *ops, const int32_t *ref,
+		 size_t n, const int32_t *hyp, size_t m)
+{
+	size_t k;
+	if ((n + 1) * (m + 1) > a->matrix_limit) {
+		k = align_linear(a, ops, ref, n, hyp, m);
+	} else {
+		xgrow(&a->back, &a->back_cap, (n + 1) * (m + 1) / 4 + 1, 1);
+		dp(a, a->back, ref, n, hyp, m);
+		/* Trace back from the end. */
+		k = 0;
+		for (size_t i = n, j = m; i > 0 || j > 0;) {
+			int move = get_move(a->back, i * (m + 1) + j);
+			if (move == MOVE_DIAG) {
+				ops[k++] = ref[i - 1] == hyp[j - 1] ? WER_COR : WER_SUB;
+				i--, j--;
+			} else if (move == MOVE_INS) {
+				ops[k++] = WER_INS;
+				j--;
+			} else {
+				ops[k++] = WER_DEL;
+				i--;
+			}
+		}
+	}
+	reverse(ops, k);
+	acc->ref += (long long)n;
+	for (size_t x = 0; x < k; x++) {
+		acc->cor += ops[x] == WER_COR;
+		acc->sub += ops[x] == WER_SUB;
+		acc->del += ops[x] == WER_DEL;
+		acc->ins += ops[x] == WER_INS;
 	}
 	return k;
 }

@@ -13,9 +13,10 @@
  * then a deletion: this is the choice sclite makes, so the counts of
  * insertions, deletions and substitutions equal sclite's.
  *
- * wer_count() needs O(m) memory for a hypothesis of m tokens; wer_align(),
- * which also returns the alignment itself, needs 2 bits per pair of
- * tokens ((n+1)(m+1)/4 bytes: 100 MB for 20,000 against 20,000). */
+ * wer_count() needs O(m) memory for a hypothesis of m tokens. wer_align(),
+ * which also returns the alignment itself, keeps 2 bits per pair of tokens
+ * up to 2^26 pairs (16 MB) and beyond that switches to a divide-and-conquer
+ * method in O((n + m) log n) memory that finds the same alignment. */
 #ifndef ZIPPER_WER_H
 #define ZIPPER_WER_H
 
@@ -58,6 +59,10 @@ void wer_count(struct wer_aligner *a, struct wer_counts *acc, const int32_t *ref
  * returning how many there are. */
 size_t wer_align(struct wer_aligner *a, struct wer_counts *acc, char *ops, const int32_t *ref,
 		 size_t n, const int32_t *hyp, size_t m);
+
+/* Alignments of more than cells pairs of tokens use the low-memory method
+ * (tests set 0 to use it always). */
+void wer_aligner_matrix_limit(struct wer_aligner *a, size_t cells);
 
 long long wer_errors(const struct wer_counts *c);
 /* 100 * errors / reference tokens. With no reference tokens at all the

@@ -274,6 +274,47 @@ START_TEST(test_property_sclite)
 }
 END_TEST
 
+/* The low-memory alignment (forced for every size) gives exactly the
+ * matrix method's operations. */
+static void same_as_matrix(enum wer_costs costs, uint64_t seed, int cases, int maxlen, int vocab)
+{
+	struct rng g;
+	rng_seed(&g, seed);
+	struct wer_aligner *full = wer_aligner_new(costs), *low = wer_aligner_new(costs);
+	wer_aligner_matrix_limit(low, 0);
+	int32_t *r = xmallocarray((size_t)maxlen, sizeof *r), *h = xmallocarray((size_t)maxlen, sizeof *h);
+	char *o1 = xmalloc(2 * (size_t)maxlen + 1), *o2 = xmalloc(2 * (size_t)maxlen + 1);
+	for (int t = 0; t < cases; t++) {
+		size_t n = rng_below(&g, (uint64_t)maxlen + 1), m = rng_below(&g, (uint64_t)maxlen + 1);
+		int32_t v = 1 + (int32_t)rng_below(&g, (uint64_t)vocab);
+		for (size_t i = 0; i < n; i++)
+			r[i] = (int32_t)rng_below(&g, (uint64_t)v);
+		for (size_t j = 0; j < m; j++)
+			h[j] = rng_below(&g, 4) ? r[rng_below(&g, n ? n : 1)] : (int32_t)rng_below(&g, (uint64_t)v);
+		struct wer_counts c1 = {0}, c2 = {0};
+		size_t k1 = wer_align(full, &c1, o1, r, n, h, m);
+		size_t k2 = wer_align(low, &c2, o2, r, n, h, m);
+		ck_assert_msg(k1 == k2 && memcmp(o1, o2, k1) == 0, "case %d (%zu x %zu): %.*s vs %.*s",
+			      t, n, m, (int)k1, o1, (int)k2, o2);
+		ck_assert(memcmp(&c1, &c2, sizeof c1) == 0);
+	}
+	wer_aligner_free(full);
+	wer_aligner_free(low);
+	free(r);
+	free(h);
+	free(o1);
+	free(o2);
+}
+
+START_TEST(test_low_memory_alignment)
+{
+	same_as_matrix(WER_UNIT, 3, 3000, 30, 4);
+	same_as_matrix(WER_SCLITE, 4, 3000, 30, 4);
+	same_as_matrix(WER_UNIT, 5, 20, 400, 50);
+	same_as_matrix(WER_SCLITE, 6, 20, 400, 50);
+}
+END_TEST
+
 /* A 20,000-word utterance: counting needs one row, not a matrix. */
 START_TEST(test_long_utterance)
 {
@@ -428,6 +469,7 @@ static Suite *wer_suite(void)
 	tcase_add_test(tc, test_property_unit);
 	tcase_add_test(tc, test_property_sclite);
 	tcase_add_test(tc, test_long_utterance);
+	tcase_add_test(tc, test_low_memory_alignment);
 	tcase_add_test(tc, test_textnorm_cases);
 	tcase_add_test(tc, test_textnorm_invalid_utf8);
 	tcase_add_test(tc, test_number_words);
