@@ -8,14 +8,25 @@
 
 /* ---- interned words: open addressing over a string pool ---- */
 
+struct vocab_word {
+	size_t off;   /* in pool */
+	uint32_t len;
+	uint32_t hash;
+};
+
+/* A slot holds the hash next to the id, so a probe usually settles on one
+ * cache line without looking at the word. */
+struct vocab_slot {
+	uint32_t hash;
+	int32_t id; /* -1: empty */
+};
+
 struct wer_vocab {
 	char *pool; /* words, NUL-terminated */
 	size_t pool_len, pool_cap;
-	size_t *off;     /* (count) word offsets in pool */
-	uint32_t *len;   /* (count) word lengths */
-	uint32_t *hash;  /* (count) */
-	size_t count, off_cap;
-	int32_t *slot;   /* (nslots) word id + 1, 0 = empty */
+	struct vocab_word *word; /* (count) */
+	size_t count, word_cap;
+	struct vocab_slot *slot; /* (nslots), a power of two, at most half full */
 	size_t nslots;
 };
 
@@ -27,60 +38,65 @@ static uint32_t hash_bytes(const char *s, size_t len)
 	return h;
 }
 
+/* Words are short: an inline loop beats a call to memcmp. */
+static bool same_bytes(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+static void vocab_slots(struct wer_vocab *v, size_t nslots)
+{
+	free(v->slot);
+	v->nslots = nslots;
+	v->slot = xmallocarray(nslots, sizeof *v->slot);
+	for (size_t i = 0; i < nslots; i++)
+		v->slot[i].id = -1;
+	for (size_t id = 0; id < v->count; id++) {
+		size_t i = v->word[id].hash & (nslots - 1);
+		while (v->slot[i].id >= 0)
+			i = (i + 1) & (nslots - 1);
+		v->slot[i] = (struct vocab_slot){v->word[id].hash, (int32_t)id};
+	}
+}
+
 struct wer_vocab *wer_vocab_new(void)
 {
 	struct wer_vocab *v = xcalloc(1, sizeof *v);
-	v->nslots = 1024;
-	v->slot = xcalloc(v->nslots, sizeof *v->slot);
+	vocab_slots(v, 1024);
 	return v;
-}
-
-static void vocab_rehash(struct wer_vocab *v)
-{
-	free(v->slot);
-	v->nslots *= 2;
-	v->slot = xcalloc(v->nslots, sizeof *v->slot);
-	for (size_t id = 0; id < v->count; id++) {
-		size_t i = v->hash[id] & (v->nslots - 1);
-		while (v->slot[i])
-			i = (i + 1) & (v->nslots - 1);
-		v->slot[i] = (int32_t)id + 1;
-	}
 }
 
 int32_t wer_vocab_intern(struct wer_vocab *v, const char *s, size_t len)
 {
 	uint32_t h = hash_bytes(s, len);
 	size_t i = h & (v->nslots - 1);
-	for (; v->slot[i]; i = (i + 1) & (v->nslots - 1)) {
-		int32_t id = v->slot[i] - 1;
-		const char *w = v->pool + v->off[id];
-		if (v->hash[id] == h && v->len[id] == len && memcmp(w, s, len) == 0)
-			return id;
+	for (; v->slot[i].id >= 0; i = (i + 1) & (v->nslots - 1)) {
+		if (v->slot[i].hash != h)
+			continue;
+		const struct vocab_word *w = &v->word[v->slot[i].id];
+		if (w->len == len && same_bytes(v->pool + w->off, s, len))
+			return v->slot[i].id;
 	}
-	if (v->count == v->off_cap) { /* off, hash and len share one capacity */
-		v->off_cap = v->off_cap ? 2 * v->off_cap : 1024;
-		v->off = xreallocarray(v->off, v->off_cap, sizeof *v->off);
-		v->hash = xreallocarray(v->hash, v->off_cap, sizeof *v->hash);
-		v->len = xreallocarray(v->len, v->off_cap, sizeof *v->len);
-	}
+	if (v->count == v->word_cap)
+		xgrow(&v->word, &v->word_cap, v->count + 1, sizeof *v->word);
 	xgrow(&v->pool, &v->pool_cap, v->pool_len + len + 1, 1);
 	memcpy(v->pool + v->pool_len, s, len);
 	v->pool[v->pool_len + len] = 0;
 	int32_t id = (int32_t)v->count++;
-	v->off[id] = v->pool_len;
-	v->hash[id] = h;
-	v->len[id] = (uint32_t)len;
+	v->word[id] = (struct vocab_word){v->pool_len, (uint32_t)len, h};
 	v->pool_len += len + 1;
-	v->slot[i] = id + 1;
+	v->slot[i] = (struct vocab_slot){h, id};
 	if (2 * v->count > v->nslots)
-		vocab_rehash(v);
+		vocab_slots(v, 2 * v->nslots);
 	return id;
 }
 
 const char *wer_vocab_word(const struct wer_vocab *v, int32_t id)
 {
-	return v->pool + v->off[id];
+	return v->pool + v->word[id].off;
 }
 
 size_t wer_vocab_count(const struct wer_vocab *v)
@@ -93,9 +109,7 @@ void wer_vocab_free(struct wer_vocab *v)
 	if (!v)
 		return;
 	free(v->pool);
-	free(v->off);
-	free(v->hash);
-	free(v->len);
+	free(v->word);
 	free(v->slot);
 	free(v);
 }
@@ -234,15 +248,20 @@ static struct cell dp_packed(struct wer_aligner *a, const int32_t *ref, size_t n
 		int32_t cleft = cost[0];
 		uint64_t pleft = pack[0];
 		for (size_t j = 1; j <= m; j++) {
-			bool same = hyp[j - 1] == r;
-			int32_t cd = cdiag0 + (same ? 0 : ws);
-			uint64_t pd = pdiag0 + (same ? 0 : PACK_SUB);
+			int32_t differ = hyp[j - 1] != r;
+			int32_t cd = cdiag0 + differ * ws;
+			uint64_t pd = pdiag0 + (uint64_t)differ * PACK_SUB;
 			int32_t ci = cleft + wi, cu = cost[j] + wd;
 			uint64_t pi = pleft + PACK_INS, pu = pack[j] + PACK_DEL;
-			bool ins = ci < cd && ci <= cu, del = cu < cd && cu < ci;
 			cdiag0 = cost[j], pdiag0 = pack[j];
-			cleft = ins ? ci : del ? cu : cd;
-			pleft = ins ? pi : del ? pu : pd;
+			/* The cheaper of insertion and deletion (insertion on a
+			 * tie), taken only when strictly cheaper than the diagonal. */
+			bool del = cu < ci;
+			int32_t cc = del ? cu : ci;
+			uint64_t pc = del ? pu : pi;
+			bool off = cc < cd;
+			cleft = off ? cc : cd;
+			pleft = off ? pc : pd;
 			cost[j] = cleft, pack[j] = pleft;
 		}
 	}
