@@ -205,7 +205,8 @@ static void load(struct run *r, const struct options *o)
 	if (wer_read(&r->ref, o->ref, &o->read, r->vocab) < 0 ||
 	    wer_read(&r->hyp, o->hyp, &o->read, r->vocab) < 0)
 		cli_die("%s", zerr_msg());
-	if (join_keys(r->ref.ids, r->ref.n, "ref", r->hyp.ids, r->hyp.n, "hyp", o->mode, &r->join) < 0)
+	if (join_keys(r->ref.ids, r->ref.n, r->ref.name, r->hyp.ids, r->hyp.n, r->hyp.name, o->mode,
+		       &r->join) < 0)
 		cli_die("%s", zerr_msg());
 	if (r->join.n == 0)
 		cli_die("%s: nothing to score: no utterance has both a reference and a hypothesis",
