@@ -28,24 +28,32 @@ else
 fi
 first_words "$spm_words" <"$work/corpus.txt" >"$work/small.txt"
 
-seconds() { # command...: run it, print its wall-clock seconds
-	s=$(date +%s.%N)
-	"$@" >"$work/log" 2>&1 || { cat "$work/log" >&2; exit 1; }
-	e=$(date +%s.%N)
-	echo "$s $e" | awk '{ printf "%.2f", $2 - $1 }'
+# measure command...: run it; print "WALL CPU" seconds (CPU = user + system,
+# less disturbed than wall time when the machine is shared).
+measure() {
+	if [ -x /usr/bin/time ]; then
+		/usr/bin/time -f "%e %U %S" -o "$work/time" "$@" >"$work/log" 2>&1 ||
+			{ cat "$work/log" >&2; exit 1; }
+		awk '{ printf "%.2f %.2f", $1, $2 + $3 }' "$work/time"
+	else
+		s=$(date +%s.%N)
+		"$@" >"$work/log" 2>&1 || { cat "$work/log" >&2; exit 1; }
+		e=$(date +%s.%N)
+		echo "$s $e" | awk '{ printf "%.2f nan", $2 - $1 }'
+	fi
 }
 
 echo "== zipper bpe, full corpus (vocab $vocab, $threads threads)"
 "$bench" -q -j "$threads" -v "$vocab" -w "$words" "$work/corpus.txt"
 
-echo "== both on the first $spm_words words: wall seconds, reading and writing included"
-ours=$(seconds "$bench" -q -j "$threads" -v "$vocab" -w "$spm_words" "$work/small.txt")
-echo "zipper bpe:          $ours s"
+echo "== both on the first $spm_words words, reading and writing included"
+ours=$(measure "$bench" -q -j "$threads" -v "$vocab" -w "$spm_words" "$work/small.txt")
+echo "zipper bpe:        wall, cpu seconds: $ours"
 if command -v spm_train >/dev/null 2>&1; then
-	theirs=$(seconds spm_train --input="$work/small.txt" --model_prefix="$work/spm" \
+	theirs=$(measure spm_train --input="$work/small.txt" --model_prefix="$work/spm" \
 		--vocab_size="$vocab" --model_type=bpe --num_threads="$threads" --minloglevel=2)
-	echo "sentencepiece bpe:   $theirs s"
-	echo "$theirs $ours" | awk '{ printf "ratio: zipper is %.1fx faster\n", $1 / $2 }'
+	echo "sentencepiece bpe: wall, cpu seconds: $theirs"
+	echo "$theirs $ours" | awk '{ printf "ratio: zipper is %.1fx faster (wall), %.1fx (cpu)\n", $1 / $3, $2 / $4 }'
 else
 	echo "sentencepiece not installed (apt-get install sentencepiece): no ratio"
 fi
