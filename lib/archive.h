@@ -18,7 +18,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- keyed lines: audio lists and transcripts ---- */
+/* ---- keyed lines: audio lists and transcripts ----
+ *
+ * A line is "id value": the id is the first field (blanks, i.e. spaces and
+ * tabs, before it are skipped), the value is the rest of the line after the
+ * blanks that follow the id, with trailing blanks removed; it may be empty.
+ * As in Kaldi, an empty (or all-blank) line is an error ("file:3: empty
+ * line"), and so are an invalid id ("file:3: utterance id is not valid
+ * UTF-8") and a repeated one ("file:9: duplicate utterance id 'u1' (first at
+ * line 2)"). '#' has no special meaning here. */
 
 struct kv_reader;
 
@@ -89,8 +97,13 @@ void tensor_abort(struct tensor_writer *w);
 
 /* ---- utterance ids ---- */
 
-/* A valid id: non-empty, valid UTF-8, no blanks or control characters. */
+/* A valid id: non-empty, valid UTF-8 (shortest form, no surrogates, at most
+ * U+10FFFF), no blanks (space, tab) and no control characters (C0, DEL, C1).
+ * Ids are compared byte for byte (no Unicode normalisation). */
 bool archive_valid_id(const char *id, size_t len);
+/* Why an id is not valid ("utterance id is not valid UTF-8", "... is empty",
+ * "... contains a blank", "... contains a control character"), or NULL. */
+const char *archive_id_problem(const char *id, size_t len);
 
 /* ---- keyed join of two archives by utt-id ----
  *
