@@ -38,7 +38,19 @@ long kv_lineno(const struct kv_reader *r);
 const char *kv_name(const struct kv_reader *r);
 void kv_close(struct kv_reader *r);
 
-/* ---- token archives ---- */
+/* ---- token archives ----
+ *
+ * Lines "id id id ..." (decimal token ids, possibly none) keyed as above.
+ * The first line may be a header: "#! zipper tokens" followed by key=value
+ * fields in any order: modality (lowercase letters), vocab (a positive
+ * integer), tokenizer (1-64 lowercase hex digits); each at most once, all
+ * optional; unknown keys are ignored (forward compatibility); a malformed one
+ * fails tok_open ("file:1: bad vocab 'x' in token header (expected a positive
+ * integer)"). Other lines starting with '#' are comments, except a later
+ * header line (as cat a.tok b.tok leaves), which must equal the first.
+ * Token errors: "file:4: token 'x' is not an integer", "file:4: token 1030
+ * is outside the vocabulary [0, 1026)"; with no bound at all, "... is
+ * negative" and "... is too large for an int32". */
 
 struct tok_header {
 	bool present;       /* a "#! zipper tokens" line was there */
@@ -49,11 +61,16 @@ struct tok_header {
 
 struct tok_reader;
 
-/* vocab_limit > 0 also bounds ids when the file has no header (0: no bound). */
+/* Reads the header, if any. Ids must be below the header's vocab and below
+ * vocab_limit when that is > 0 (so it bounds headerless files too). */
 struct tok_reader *tok_open(const char *path, long vocab_limit);
 const struct tok_header *tok_header(const struct tok_reader *r);
-/* Checks the header against what the caller expects (NULL or 0 fields are
- * not checked): "file: tokens are for modality text, expected speech", etc. */
+/* Checks the header against what the caller expects: "file: tokens are
+ * for modality text, expected speech", "file: tokens have a vocabulary of
+ * 1026, expected 1024", "file: tokens were made by tokenizer 0123abcd,
+ * expected 4567ef01". NULL or 0 expectations, and fields the file does not
+ * carry, are not checked. Fingerprints match when one is a prefix of the
+ * other (files may carry a shorter prefix). */
 int tok_expect(const struct tok_reader *r, const char *modality, long vocab, const char *tokenizer);
 int tok_next(struct tok_reader *r, const char **id, const int32_t **ids, size_t *n);
 long tok_lineno(const struct tok_reader *r);
@@ -62,7 +79,11 @@ void tok_close(struct tok_reader *r);
 
 struct tok_writer;
 
+/* Writes h as the header line (its empty/0 fields left out); NULL: none.
+ * Then ids are checked against h->vocab when it is > 0. */
 struct tok_writer *tok_create(const char *path, const struct tok_header *h /* NULL: no header */);
+/* Rejects (-1, "file:LINE: ...", nothing written) invalid or repeated ids and
+ * token ids that are negative or outside the vocabulary. */
 int tok_write(struct tok_writer *w, const char *id, const int32_t *ids, size_t n);
 int tok_commit(struct tok_writer *w); /* frees w */
 void tok_abort(struct tok_writer *w); /* frees w */

@@ -342,6 +342,347 @@ START_TEST(test_kv_errors)
 }
 END_TEST
 
+/* ---- token archives ---- */
+
+static char *read_back(const char *path, size_t *n)
+{
+	struct zin *in = zin_open(path);
+	ck_assert_ptr_nonnull(in);
+	size_t cap = 1 << 16;
+	char *buf = xmalloc(cap);
+	*n = 0;
+	for (ssize_t got; (got = zin_read(in, buf + *n, cap - *n)) > 0;) {
+		*n += (size_t)got;
+		if (*n == cap)
+			xgrow(&buf, &cap, cap + 1, 1);
+	}
+	buf[*n] = '\0';
+	zin_close(in);
+	return buf;
+}
+
+static const struct tok_header speech_header = { true, "speech", 1026, "0123abcd4567ef89" };
+
+static void write_tokens(const char *path, const struct tok_header *h)
+{
+	static const int32_t a[] = { 0, 1025, 7, 7, 300 };
+	struct tok_writer *w = tok_create(path, h);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(tok_write(w, "utt1", a, 5), 0);
+	ck_assert_int_eq(tok_write(w, "empty", NULL, 0), 0);
+	ck_assert_int_eq(tok_write(w, "caf\xc3\xa9", a + 2, 1), 0);
+	ck_assert_int_eq(tok_commit(w), 0);
+}
+
+static const char tokens_text[] = "utt1 0 1025 7 7 300\n"
+				  "empty\n"
+				  "caf\xc3\xa9 7\n";
+
+static void check_tokens(struct tok_reader *r)
+{
+	const char *id;
+	const int32_t *ids;
+	size_t n;
+	ck_assert_int_eq(tok_next(r, &id, &ids, &n), 1);
+	ck_assert_str_eq(id, "utt1");
+	ck_assert_uint_eq(n, 5);
+	ck_assert_int_eq(ids[0], 0);
+	ck_assert_int_eq(ids[1], 1025);
+	ck_assert_int_eq(ids[4], 300);
+	ck_assert_int_eq(tok_next(r, &id, &ids, &n), 1);
+	ck_assert_str_eq(id, "empty");
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(tok_next(r, &id, &ids, &n), 1);
+	ck_assert_str_eq(id, "caf\xc3\xa9");
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(ids[0], 7);
+	ck_assert_int_eq(tok_next(r, &id, &ids, &n), 0);
+}
+
+START_TEST(test_tok_roundtrip_with_header)
+{
+	const char *names[] = { "a.tok", "a.tok.gz" };
+	for (int i = 0; i < 2; i++) {
+		char *path = xasprintf("%s/%s", workdir, names[i]);
+		write_tokens(path, &speech_header);
+		size_t n;
+		char *text = read_back(path, &n);
+		char *want = xasprintf("#! zipper tokens modality=speech vocab=1026 tokenizer=0123abcd4567ef89\n%s",
+				       tokens_text);
+		ck_assert_str_eq(text, want);
+		struct tok_reader *r = tok_open(path, 0);
+		ck_assert_ptr_nonnull(r);
+		const struct tok_header *h = tok_header(r);
+		ck_assert(h->present);
+		ck_assert_str_eq(h->modality, "speech");
+		ck_assert_int_eq(h->vocab, 1026);
+		ck_assert_str_eq(h->tokenizer, "0123abcd4567ef89");
+		ck_assert_str_eq(tok_name(r), path);
+		check_tokens(r);
+		ck_assert_int_eq(tok_lineno(r), 4);
+		tok_close(r);
+		free(want);
+		free(text);
+		free(path);
+	}
+}
+END_TEST
+
+START_TEST(test_tok_roundtrip_without_header)
+{
+	char *path = xasprintf("%s/b.tok", workdir);
+	write_tokens(path, NULL);
+	size_t n;
+	char *text = read_back(path, &n);
+	ck_assert_str_eq(text, tokens_text);
+	struct tok_reader *r = tok_open(path, 2000);
+	ck_assert(!tok_header(r)->present);
+	ck_assert_int_eq(tok_header(r)->vocab, 0);
+	check_tokens(r);
+	tok_close(r);
+	free(text);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_tok_header_variants)
+{
+	/* Keys in any order, unknown keys ignored, blanks anywhere, comments. */
+	char *path = put_text("c.tok", "#! zipper tokens  tokenizer=ab\tfuture=1 vocab=5 x=\n"
+				       "# a comment\n"
+				       "u1 4 0\n"
+				       "#! zipper tokens vocab=5 tokenizer=ab\n"
+				       "# #! zipper tokens vocab=9\n"
+				       "\tu2  1\t2 \n");
+	struct tok_reader *r = tok_open(path, 0);
+	ck_assert_ptr_nonnull(r);
+	const struct tok_header *h = tok_header(r);
+	ck_assert(h->present);
+	ck_assert_str_eq(h->modality, "");
+	ck_assert_int_eq(h->vocab, 5);
+	ck_assert_str_eq(h->tokenizer, "ab");
+	const char *id;
+	const int32_t *ids;
+	size_t n;
+	ck_assert_int_eq(tok_next(r, &id, &ids, &n), 1);
+	ck_assert_str_eq(id, "u1");
+	ck_assert_int_eq(tok_lineno(r), 3);
+	ck_assert_int_eq(tok_next(r, &id, &ids, &n), 1);
+	ck_assert_str_eq(id, "u2");
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(ids[1], 2);
+	ck_assert_int_eq(tok_next(r, &id, &ids, &n), 0);
+	tok_close(r);
+	free(path);
+
+	/* "#!" lines that are not ours are comments; so is a first "# " line. */
+	path = put_text("d.tok", "#!/bin/sh\n# zipper tokens vocab=x\nu 1\n");
+	r = tok_open(path, 0);
+	ck_assert(!tok_header(r)->present);
+	ck_assert_int_eq(tok_next(r, &id, &ids, &n), 1);
+	ck_assert_int_eq(tok_next(r, &id, &ids, &n), 0);
+	tok_close(r);
+	free(path);
+
+	path = put_text("e.tok", "#! zipper tokens\n");
+	r = tok_open(path, 0);
+	ck_assert(tok_header(r)->present);
+	ck_assert_int_eq(tok_header(r)->vocab, 0);
+	ck_assert_int_eq(tok_next(r, &id, &ids, &n), 0);
+	tok_close(r);
+	free(path);
+}
+END_TEST
+
+static const struct {
+	const char *content;
+	const char *error; /* after the path */
+} bad_headers[] = {
+	{ "#! zipper tokens vocab=x\n", ":1: bad vocab 'x' in token header (expected a positive integer)" },
+	{ "#! zipper tokens vocab=0\n", ":1: bad vocab '0' in token header (expected a positive integer)" },
+	{ "#! zipper tokens vocab=-4\n", ":1: bad vocab '-4' in token header (expected a positive integer)" },
+	{ "#! zipper tokens vocab=2147483649\n",
+	  ":1: bad vocab '2147483649' in token header (expected a positive integer)" },
+	{ "#! zipper tokens vocab=\n", ":1: bad vocab '' in token header (expected a positive integer)" },
+	{ "#! zipper tokens modality=Speech\n",
+	  ":1: bad modality 'Speech' in token header (expected lowercase letters)" },
+	{ "#! zipper tokens modality=abcdefghijklmnop\n",
+	  ":1: bad modality 'abcdefghijklmnop' in token header (expected lowercase letters)" },
+	{ "#! zipper tokens tokenizer=0123ABCD\n",
+	  ":1: bad tokenizer '0123ABCD' in token header (expected 1 to 64 lowercase hex digits)" },
+	{ "#! zipper tokens speech\n", ":1: malformed token header field 'speech' (expected key=value)" },
+	{ "#! zipper tokens =3\n", ":1: malformed token header field '=3' (expected key=value)" },
+	{ "#! zipper tokens vocab=3 vocab=3\n", ":1: token header repeats 'vocab'" },
+};
+
+START_TEST(test_tok_bad_headers)
+{
+	char *path = put_text("bad.tok", bad_headers[_i].content);
+	ck_assert_ptr_null(tok_open(path, 0));
+	assert_error_at(path, bad_headers[_i].error);
+	free(path);
+}
+END_TEST
+
+static const struct {
+	const char *content;
+	long vocab_limit;
+	const char *error; /* after the path */
+} bad_tokens[] = {
+	{ "u1 1 2\nu2 3 x4\n", 0, ":2: token 'x4' is not an integer" },
+	{ "u1 1 2x\n", 0, ":1: token '2x' is not an integer" },
+	{ "u1 1.5\n", 0, ":1: token '1.5' is not an integer" },
+	{ "u1 +1\n", 0, ":1: token '+1' is not an integer" },
+	{ "u1 -\n", 0, ":1: token '-' is not an integer" },
+	{ "u1 1 -3\n", 0, ":1: token -3 is negative" },
+	{ "u1 1 -3\n", 10, ":1: token -3 is outside the vocabulary [0, 10)" },
+	{ "u1 2147483648\n", 0, ":1: token 2147483648 is too large for an int32" },
+	{ "u1 99999999999999999999999\n", 0, ":1: token 99999999999999999999999 is too large for an int32" },
+	{ "#! zipper tokens vocab=1026\nu1 1025 1026\n", 0, ":2: token 1026 is outside the vocabulary [0, 1026)" },
+	{ "#! zipper tokens vocab=1026\nu1 1030\n", 2000, ":2: token 1030 is outside the vocabulary [0, 1026)" },
+	{ "#! zipper tokens vocab=1026\nu1 1024\n", 1024, ":2: token 1024 is outside the vocabulary [0, 1024)" },
+	{ "u1 5\n", 5, ":1: token 5 is outside the vocabulary [0, 5)" },
+	{ "u1 1\nu2 2\nu1 3\n", 0, ":3: duplicate utterance id 'u1' (first at line 1)" },
+	{ "u1 1\n\xc3\xa9\xff 2\n", 0, ":2: utterance id is not valid UTF-8" },
+	{ "u1 1\n\nu2 2\n", 0, ":2: empty line" },
+	{ "#! zipper tokens vocab=5\nu1 1\n#! zipper tokens vocab=6\n", 0,
+	  ":3: token header differs from the one on line 1" },
+	{ "u1 1\n#! zipper tokens vocab=6\n", 0, ":2: token header after the first line" },
+	{ "u1 1\n#! zipper tokens vocab=six\n", 0,
+	  ":2: bad vocab 'six' in token header (expected a positive integer)" },
+	{ "u1 12345678901234567890123456789012345678901234567890x\n", 0,
+	  ":1: token '1234567890123456789012345678901234567890...' is not an integer" },
+};
+
+START_TEST(test_tok_bad_lines)
+{
+	char *path = put_text("bad.tok", bad_tokens[_i].content);
+	struct tok_reader *r = tok_open(path, bad_tokens[_i].vocab_limit);
+	ck_assert_ptr_nonnull(r);
+	const char *id;
+	const int32_t *ids;
+	size_t n;
+	int rc;
+	while ((rc = tok_next(r, &id, &ids, &n)) == 1)
+		;
+	ck_assert_int_eq(rc, -1);
+	assert_error_at(path, bad_tokens[_i].error);
+	tok_close(r);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_tok_expect)
+{
+	char *path = put_text("e.tok", "#! zipper tokens modality=speech vocab=1026 tokenizer=0123abcd\n");
+	struct tok_reader *r = tok_open(path, 0);
+	ck_assert_int_eq(tok_expect(r, NULL, 0, NULL), 0);
+	ck_assert_int_eq(tok_expect(r, "speech", 1026, "0123abcd"), 0);
+	ck_assert_int_eq(tok_expect(r, "speech", 1026, "0123abcd4567ef89"), 0);
+	ck_assert_int_eq(tok_expect(r, "speech", 1026, "0123"), 0);
+	ck_assert_int_eq(tok_expect(r, "text", 0, NULL), -1);
+	assert_error_at(path, ": tokens are for modality speech, expected text");
+	ck_assert_int_eq(tok_expect(r, "speech", 1024, NULL), -1);
+	assert_error_at(path, ": tokens have a vocabulary of 1026, expected 1024");
+	ck_assert_int_eq(tok_expect(r, NULL, 0, "0123abce"), -1);
+	assert_error_at(path, ": tokens were made by tokenizer 0123abcd, expected 0123abce");
+	tok_close(r);
+	free(path);
+
+	/* Fields the file does not carry cannot be checked. */
+	path = put_text("f.tok", "#! zipper tokens vocab=10\nu 1\n");
+	r = tok_open(path, 0);
+	ck_assert_int_eq(tok_expect(r, "text", 10, "ffff"), 0);
+	tok_close(r);
+	free(path);
+	path = put_text("g.tok", "u 1\n");
+	r = tok_open(path, 0);
+	ck_assert_int_eq(tok_expect(r, "text", 10, "ffff"), 0);
+	tok_close(r);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_tok_one_hour_line)
+{
+	/* One hour at 25 tokens/s: one 90,000-token line, read whole. */
+	enum { N = 90000 };
+	int32_t *ids = xmallocarray(N, sizeof *ids);
+	for (int i = 0; i < N; i++)
+		ids[i] = (i * 7919) % 1024;
+	char *path = xasprintf("%s/long.tok.gz", workdir);
+	struct tok_header h = { true, "speech", 1024, "" };
+	struct tok_writer *w = tok_create(path, &h);
+	ck_assert_int_eq(tok_write(w, "short", ids, 3), 0);
+	ck_assert_int_eq(tok_write(w, "hour", ids, N), 0);
+	ck_assert_int_eq(tok_write(w, "after", ids + 5, 1), 0);
+	ck_assert_int_eq(tok_commit(w), 0);
+	struct tok_reader *r = tok_open(path, 0);
+	const char *id;
+	const int32_t *got;
+	size_t n;
+	ck_assert_int_eq(tok_next(r, &id, &got, &n), 1);
+	ck_assert_int_eq(tok_next(r, &id, &got, &n), 1);
+	ck_assert_str_eq(id, "hour");
+	ck_assert_uint_eq(n, N);
+	ck_assert_int_eq(memcmp(got, ids, N * sizeof *ids), 0);
+	ck_assert_int_eq(tok_next(r, &id, &got, &n), 1);
+	ck_assert_str_eq(id, "after");
+	ck_assert_int_eq(got[0], ids[5]);
+	ck_assert_int_eq(tok_next(r, &id, &got, &n), 0);
+	tok_close(r);
+	free(path);
+	free(ids);
+}
+END_TEST
+
+START_TEST(test_tok_writer_rejects)
+{
+	char *path = xasprintf("%s/w.tok", workdir);
+	struct tok_header h = { true, "text", 10, "" };
+	struct tok_writer *w = tok_create(path, &h);
+	const int32_t ok[] = { 1, 9 }, big[] = { 3, 10 }, neg[] = { -1 };
+	ck_assert_int_eq(tok_write(w, "a", ok, 2), 0);
+	ck_assert_int_eq(tok_write(w, "b", big, 2), -1);
+	assert_error_at(path, ":3: token 10 is outside the vocabulary [0, 10)");
+	ck_assert_int_eq(tok_write(w, "b", neg, 1), -1);
+	assert_error_at(path, ":3: token -1 is outside the vocabulary [0, 10)");
+	ck_assert_int_eq(tok_write(w, "a b", ok, 1), -1);
+	assert_error_at(path, ":3: utterance id contains a blank");
+	ck_assert_int_eq(tok_write(w, "", ok, 1), -1);
+	assert_error_at(path, ":3: utterance id is empty");
+	ck_assert_int_eq(tok_write(w, "a", ok, 1), -1);
+	assert_error_at(path, ":3: duplicate utterance id 'a' (first at line 2)");
+	/* Rejected records leave nothing behind: "b" is still free. */
+	ck_assert_int_eq(tok_write(w, "b", ok, 1), 0);
+	ck_assert_int_eq(tok_commit(w), 0);
+	size_t n;
+	char *text = read_back(path, &n);
+	ck_assert_str_eq(text, "#! zipper tokens modality=text vocab=10\na 1 9\nb 1\n");
+	free(text);
+
+	w = tok_create(path, NULL);
+	ck_assert_int_eq(tok_write(w, "x", neg, 1), -1);
+	assert_error_at(path, ":1: token -1 is negative");
+	tok_abort(w);
+	text = read_back(path, &n); /* the old file is untouched */
+	ck_assert_str_eq(text, "#! zipper tokens modality=text vocab=10\na 1 9\nb 1\n");
+	free(text);
+
+	struct tok_header bad = { true, "Text", 0, "" };
+	ck_assert_ptr_null(tok_create(path, &bad));
+	assert_error_at(path, ": bad modality 'Text' in token header (expected lowercase letters)");
+	struct tok_header blank = { true, "x vocab=3", 0, "" };
+	ck_assert_ptr_null(tok_create(path, &blank));
+	assert_error_at(path, ": token header fields contain blanks");
+	struct tok_header negv = { true, "", -3, "" };
+	ck_assert_ptr_null(tok_create(path, &negv));
+	assert_error_at(path, ": bad vocab '-3' in token header (expected a positive integer)");
+	tok_abort(NULL);
+	free(path);
+}
+END_TEST
+
 static Suite *archive_suite(void)
 {
 	Suite *s = suite_create("archive");
@@ -360,6 +701,14 @@ static Suite *archive_suite(void)
 	tcase_add_test(tc, test_kv_read);
 	tcase_add_test(tc, test_kv_gz_and_empty_file);
 	tcase_add_loop_test(tc, test_kv_errors, 0, (int)(sizeof bad_kv / sizeof bad_kv[0]));
+	tcase_add_test(tc, test_tok_roundtrip_with_header);
+	tcase_add_test(tc, test_tok_roundtrip_without_header);
+	tcase_add_test(tc, test_tok_header_variants);
+	tcase_add_loop_test(tc, test_tok_bad_headers, 0, (int)(sizeof bad_headers / sizeof bad_headers[0]));
+	tcase_add_loop_test(tc, test_tok_bad_lines, 0, (int)(sizeof bad_tokens / sizeof bad_tokens[0]));
+	tcase_add_test(tc, test_tok_expect);
+	tcase_add_test(tc, test_tok_one_hour_line);
+	tcase_add_test(tc, test_tok_writer_rejects);
 	suite_add_tcase(s, tc);
 	return s;
 }
