@@ -14,6 +14,10 @@
 #include "kmeans.h"
 #include "mel.h"
 #include "rng.h"
+#include "safetensors.h"
+#include "sha256.h"
+#include "speechtok.h"
+#include "vocoder.h"
 #include "xalloc.h"
 #include "zerr.h"
 
@@ -347,6 +351,253 @@ START_TEST(test_kmeans_deterministic_across_threads)
 }
 END_TEST
 
+
+/* Log-mel frames of a harmonic signal whose pitch and loudness wander. */
+static float *voiced(size_t n, uint64_t seed)
+{
+	struct rng r;
+	rng_seed(&r, seed);
+	float *x = xmallocarray(n, sizeof *x);
+	double ph = 0, f0 = 120 + 60 * rng_double(&r);
+	for (size_t i = 0; i < n; i++) {
+		double f = f0 * (1 + 0.3 * sin(2 * M_PI * i / 8000.0));
+		ph += 2 * M_PI * f / 16000;
+		double s = 0;
+		for (int h = 1; h <= 12; h++)
+			s += sin(h * ph) / h;
+		x[i] = (float)(0.2 * s * (0.6 + 0.4 * sin(2 * M_PI * i / 5000.0)) + 0.01 * rng_normal(&r));
+	}
+	return x;
+}
+
+static float *logmel_of(const float *x, size_t n, size_t *T)
+{
+	*T = mel_frames(n);
+	float *m = xmallocarray(*T * MEL_NMELS, sizeof *m);
+	struct mel *mm = mel_new();
+	mel_compute(mm, m, x, n);
+	mel_free(mm);
+	return m;
+}
+
+static struct speechtok *fit_small(uint64_t seed, int k)
+{
+	struct speechtok_fitter *f = speechtok_fitter_new(25);
+	for (int u = 0; u < 3; u++) {
+		size_t T, n = 16000;
+		float *x = voiced(n, 100 + u);
+		float *m = logmel_of(x, n, &T);
+		speechtok_fitter_add(f, m, T);
+		free(m);
+		free(x);
+	}
+	ck_assert_uint_eq(speechtok_fitter_vectors(f), 3 * 26);
+	struct speechtok_fit_opts o;
+	speechtok_fit_opts_default(&o);
+	o.k = k;
+	o.seed = seed;
+	o.quiet = true;
+	struct speechtok *t = speechtok_fit(f, &o);
+	speechtok_fitter_free(f);
+	return t;
+}
+
+static void file_bytes(const char *path, unsigned char **buf, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	*n = (size_t)ftell(f);
+	fseek(f, 0, SEEK_SET);
+	*buf = xmalloc(*n + 1);
+	ck_assert_uint_eq(fread(*buf, 1, *n, f), *n);
+	fclose(f);
+}
+
+START_TEST(test_speechtok_fit_save_load_encode)
+{
+	struct speechtok *t = fit_small(7, 16);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(t->stack, 4);
+	ck_assert_int_eq(t->dim, 320);
+	ck_assert_uint_eq(speechtok_n_tokens(t, 1), 1);
+	ck_assert_uint_eq(speechtok_n_tokens(t, 4), 1);
+	ck_assert_uint_eq(speechtok_n_tokens(t, 5), 2);
+	char *p1 = in_work("a.tok"), *p2 = in_work("b.tok"), *p3 = in_work("c.tok");
+	ck_assert_int_eq(speechtok_save(t, p1), 0);
+
+	unsigned char *buf;
+	size_t len;
+	file_bytes(p1, &buf, &len);
+	uint8_t d[32];
+	char hex[65];
+	sha256(buf, len, d);
+	sha256_hex(d, hex);
+	ck_assert_int_eq(strncmp(hex, t->fingerprint, 16), 0);
+	ck_assert_uint_eq(strlen(t->fingerprint), 16);
+
+	struct speechtok *l = speechtok_load(p1);
+	ck_assert_msg(l != NULL, "%s", zerr_msg());
+	ck_assert_str_eq(l->fingerprint, t->fingerprint);
+	size_t n = 12000, T;
+	float *x = voiced(n, 555);
+	float *m = logmel_of(x, n, &T);
+	size_t nt = speechtok_n_tokens(t, T);
+	int32_t *a = xmallocarray(nt, sizeof *a), *b = xmallocarray(nt, sizeof *b);
+	speechtok_encode(t, a, m, T);
+	speechtok_encode(l, b, m, T);
+	ck_assert_mem_eq(a, b, nt * sizeof *a);
+	for (size_t i = 0; i < nt; i++)
+		ck_assert(a[i] >= 0 && a[i] < 16);
+
+	/* decode gives the centroid frames, de-normalised */
+	float *back = xmallocarray(nt * 4 * MEL_NMELS, sizeof *back);
+	ck_assert_int_eq(speechtok_decode(l, back, a, nt), 0);
+	ck_assert(fabsf(back[5] - (l->codebook[a[0] * 320 + 5] * l->std[5] + l->mean[5])) < 1e-5f);
+	int32_t bad = 16;
+	ck_assert_int_eq(speechtok_decode(l, back, &bad, 1), -1);
+	ck_assert_ptr_nonnull(strstr(zerr_msg(), "not a unit"));
+
+	/* Deterministic given the seed: the same seed writes the same bytes. */
+	struct speechtok *t2 = fit_small(7, 16), *t3 = fit_small(8, 16);
+	ck_assert_int_eq(speechtok_save(t2, p2), 0);
+	ck_assert_int_eq(speechtok_save(t3, p3), 0);
+	ck_assert_str_eq(t2->fingerprint, t->fingerprint);
+	ck_assert_str_ne(t3->fingerprint, t->fingerprint);
+
+	speechtok_free(t3);
+	speechtok_free(t2);
+	free(back);
+	free(a);
+	free(b);
+	free(m);
+	free(x);
+	free(buf);
+	speechtok_free(l);
+	speechtok_free(t);
+	free(p1);
+	free(p2);
+	free(p3);
+}
+END_TEST
+
+START_TEST(test_speechtok_rejects_bad_files)
+{
+	struct speechtok_fitter *f = speechtok_fitter_new(25);
+	float frames[10 * MEL_NMELS] = {0};
+	speechtok_fitter_add(f, frames, 10);
+	struct speechtok_fit_opts o;
+	speechtok_fit_opts_default(&o);
+	o.k = 8;
+	o.quiet = true;
+	ck_assert_ptr_null(speechtok_fit(f, &o));
+	ck_assert_ptr_nonnull(strstr(zerr_msg(), "too few"));
+	speechtok_fitter_free(f);
+	ck_assert_int_eq(speechtok_check_rate(30), -1);
+	ck_assert_int_eq(speechtok_check_rate(50), 0);
+
+	char *p = in_work("x.tok");
+	float mean[MEL_NMELS] = {0}, std[MEL_NMELS], cb[2 * 320] = {0};
+	for (int i = 0; i < MEL_NMELS; i++)
+		std[i] = 1;
+	int64_t sb[1] = {MEL_NMELS}, sc[2] = {2, 320};
+	/* a file of another kind */
+	struct st_writer *w = st_writer_new("tower", 1, NULL);
+	st_writer_add(w, "mean", ST_F32, 1, sb, mean);
+	ck_assert_int_eq(st_writer_write(w, p), 0);
+	st_writer_free(w);
+	ck_assert_ptr_null(speechtok_load(p));
+	ck_assert_ptr_nonnull(strstr(zerr_msg(), "not a speech tokenizer"));
+
+	/* a codebook missing, then a zero std, then a rate that does not divide 100 */
+	cJSON *cfg = cJSON_Parse("{\"k\": 2, \"rate\": 25, \"n_mels\": 80, \"hop_length\": 160}");
+	w = st_writer_new("speech-tokenizer", 1, cfg);
+	st_writer_add(w, "mean", ST_F32, 1, sb, mean);
+	st_writer_add(w, "std", ST_F32, 1, sb, std);
+	ck_assert_int_eq(st_writer_write(w, p), 0);
+	st_writer_free(w);
+	ck_assert_ptr_null(speechtok_load(p));
+	ck_assert_ptr_nonnull(strstr(zerr_msg(), "codebook"));
+
+	std[3] = 0;
+	w = st_writer_new("speech-tokenizer", 1, cfg);
+	st_writer_add(w, "mean", ST_F32, 1, sb, mean);
+	st_writer_add(w, "std", ST_F32, 1, sb, std);
+	st_writer_add(w, "codebook", ST_F32, 2, sc, cb);
+	ck_assert_int_eq(st_writer_write(w, p), 0);
+	st_writer_free(w);
+	ck_assert_ptr_null(speechtok_load(p));
+	ck_assert_ptr_nonnull(strstr(zerr_msg(), "std must be positive"));
+	std[3] = 1;
+
+	cJSON_ReplaceItemInObject(cfg, "rate", cJSON_CreateNumber(30));
+	w = st_writer_new("speech-tokenizer", 1, cfg);
+	st_writer_add(w, "mean", ST_F32, 1, sb, mean);
+	st_writer_add(w, "std", ST_F32, 1, sb, std);
+	st_writer_add(w, "codebook", ST_F32, 2, sc, cb);
+	ck_assert_int_eq(st_writer_write(w, p), 0);
+	st_writer_free(w);
+	ck_assert_ptr_null(speechtok_load(p));
+	ck_assert_ptr_nonnull(strstr(zerr_msg(), "does not divide"));
+
+	cJSON_ReplaceItemInObject(cfg, "rate", cJSON_CreateNumber(25));
+	w = st_writer_new("speech-tokenizer", 1, cfg);
+	st_writer_add(w, "mean", ST_F32, 1, sb, mean);
+	st_writer_add(w, "std", ST_F32, 1, sb, std);
+	st_writer_add(w, "codebook", ST_F32, 2, sc, cb);
+	ck_assert_int_eq(st_writer_write(w, p), 0);
+	st_writer_free(w);
+	struct speechtok *t = speechtok_load(p);
+	ck_assert_msg(t != NULL, "%s", zerr_msg());
+	speechtok_free(t);
+	cJSON_Delete(cfg);
+	free(p);
+}
+END_TEST
+
+/* Mean absolute log-mel difference between two signals' spectrograms. */
+static double logmel_distance(const float *a, size_t na, const float *b, size_t nb)
+{
+	size_t Ta, Tb;
+	float *ma = logmel_of(a, na, &Ta), *mb = logmel_of(b, nb, &Tb);
+	size_t T = Ta < Tb ? Ta : Tb;
+	double s = 0;
+	for (size_t t = 1; t + 1 < T; t++)
+		for (int i = 0; i < MEL_NMELS; i++)
+			s += fabs(ma[t * MEL_NMELS + i] - mb[t * MEL_NMELS + i]);
+	free(ma);
+	free(mb);
+	return s / ((double)(T - 2) * MEL_NMELS);
+}
+
+START_TEST(test_vocoder_griffin_lim_converges)
+{
+	size_t n = 16000, T;
+	float *x = voiced(n, 9);
+	float *m = logmel_of(x, n, &T);
+	struct vocoder *v = vocoder_new();
+	float *y0, *y32;
+	size_t n0, n32;
+	vocoder_synth(v, &y0, &n0, m, T, 0, 1);
+	vocoder_synth(v, &y32, &n32, m, T, 32, 1);
+	ck_assert_uint_eq(n32, (T - 1) * MEL_HOP);
+	double d0 = logmel_distance(x, n, y0, n0), d32 = logmel_distance(x, n, y32, n32);
+	fprintf(stderr, "vocoder: log-mel distance %.3f with random phase, %.3f after 32 Griffin-Lim iterations\n", d0, d32);
+	ck_assert_msg(d32 < 0.6 * d0 && d32 < 0.5, "Griffin-Lim did not converge: %g -> %g", d0, d32);
+	/* same seed, same audio */
+	float *again;
+	size_t na;
+	vocoder_synth(v, &again, &na, m, T, 32, 1);
+	ck_assert_mem_eq(again, y32, na * sizeof *again);
+	free(again);
+	free(y0);
+	free(y32);
+	vocoder_free(v);
+	free(m);
+	free(x);
+}
+END_TEST
+
 static Suite *speech_suite(void)
 {
 	Suite *s = suite_create("speech");
@@ -361,6 +612,9 @@ static Suite *speech_suite(void)
 	tcase_add_test(tc, test_kmeans_finds_blobs);
 	tcase_add_test(tc, test_kmeans_assign_matches_brute_force);
 	tcase_add_test(tc, test_kmeans_deterministic_across_threads);
+	tcase_add_test(tc, test_speechtok_fit_save_load_encode);
+	tcase_add_test(tc, test_speechtok_rejects_bad_files);
+	tcase_add_test(tc, test_vocoder_griffin_lim_converges);
 	suite_add_tcase(s, tc);
 	return s;
 }
