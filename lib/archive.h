@@ -88,7 +88,14 @@ int tok_write(struct tok_writer *w, const char *id, const int32_t *ids, size_t n
 int tok_commit(struct tok_writer *w); /* frees w */
 void tok_abort(struct tok_writer *w); /* frees w */
 
-/* ---- tensor archives (float32, C order) ---- */
+/* ---- tensor archives (float32, C order) ----
+ *
+ * Records "id" SP <NPY blob>, back to back, as numpy.lib.format.write_array
+ * writes them after the id and a space (tests/ref/npy_fixture.py reads and
+ * writes them with NumPy). Errors name the record, counted from 1:
+ * "file: record 3 (utt7): NPY header: fortran_order True is not supported",
+ * "file: record 3 (utt7): truncated data (20 of 48 bytes)",
+ * "file: record 4: duplicate utterance id 'utt7' (first at record 3)". */
 
 enum { TENSOR_MAX_DIMS = 8 };
 
@@ -104,7 +111,10 @@ struct tensor_reader;
 
 struct tensor_reader *tensor_open(const char *path);
 /* Accepts NPY v1.0/2.0 with descr '<f4' (also '<f8', converted) and
- * fortran_order False. */
+ * fortran_order False; the header dict must hold exactly 'descr',
+ * 'fortran_order' and 'shape' (a tuple of non-negative ints, at most
+ * TENSOR_MAX_DIMS). 1 with *rec filled in, 0 at end, -1 on error. rec->data
+ * is never NULL (even when count is 0) and is valid until the next call. */
 int tensor_next(struct tensor_reader *r, struct tensor_rec *rec);
 const char *tensor_name(const struct tensor_reader *r);
 void tensor_close(struct tensor_reader *r);
@@ -112,6 +122,9 @@ void tensor_close(struct tensor_reader *r);
 struct tensor_writer;
 
 struct tensor_writer *tensor_create(const char *path);
+/* Writes '<f4' NPY v1.0 records byte for byte as NumPy does. data: (shape),
+ * C order; ndim 0 is a scalar. Rejects (-1, nothing written) invalid or
+ * repeated ids and bad shapes. */
 int tensor_write(struct tensor_writer *w, const char *id, const float *data, int ndim, const int64_t *shape);
 int tensor_commit(struct tensor_writer *w);
 void tensor_abort(struct tensor_writer *w);
