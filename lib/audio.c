@@ -204,7 +204,7 @@ int audio_read_mem(struct audio *a, const void *buf, size_t len, const char *nam
 	a->pcm = NULL;
 	a->n = 0;
 	if (len == 0) {
-		zerr_set("%s: empty input (no audio)", name);
+		zerr_set("%s: empty input (zero-length audio)", name);
 		return -1;
 	}
 	struct memfile m = {(unsigned char *)buf, len, len, 0, false};
@@ -255,7 +255,12 @@ int audio_read(struct audio *a, const char *path, double max_seconds)
 		zerr_set("%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
+	int empty = fseek(probe, 0, SEEK_END) == 0 && ftell(probe) == 0;
 	fclose(probe);
+	if (empty) {
+		zerr_set("%s: empty file (zero-length audio)", path);
+		return -1;
+	}
 	SF_INFO info = {0};
 	SNDFILE *sf = sf_open(path, SFM_READ, &info);
 	if (!sf) {

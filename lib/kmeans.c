@@ -245,7 +245,7 @@ int kmeans_fit(float *C, const float *X, size_t n, int d, const struct kmeans_op
 		inertia = kmeans_assign(labels, dist, X, n, C, k, d);
 		int refilled = update_centroids(C, X, n, d, k, labels, dist);
 		if (!o->quiet)
-			fprintf(stderr, "kmeans: iteration %d inertia %.6g per frame %.6g%s\n", it,
+			fprintf(stderr, "kmeans: iteration %d inertia %.6g (%.6g per vector)%s\n", it,
 				inertia, inertia / (double)n,
 				refilled ? " (empty clusters refilled)" : "");
 		if (prev - inertia < o->tol * inertia && !refilled)

@@ -172,7 +172,7 @@ static cJSON *config_json(const struct speechtok *t)
 	cJSON_AddStringToObject(c, "mel_scale", "slaney");
 	cJSON_AddStringToObject(c, "mel_norm", "slaney");
 	cJSON_AddStringToObject(c, "log", "ln");
-	cJSON_AddNumberToObject(c, "log_floor", MEL_FLOOR);
+	cJSON_AddNumberToObject(c, "log_floor", 1e-10); /* MEL_FLOOR, without float rounding */
 	cJSON_AddNumberToObject(c, "rate", t->rate);
 	cJSON_AddNumberToObject(c, "stack", t->stack);
 	cJSON_AddNumberToObject(c, "k", t->k);

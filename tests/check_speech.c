@@ -206,6 +206,7 @@ START_TEST(test_audio_errors)
 	p = in_work("zero-bytes.wav");
 	write_bytes(p, "", 0);
 	ck_assert_int_eq(audio_read(&a, p, 0), -1);
+	ck_assert_ptr_nonnull(strstr(zerr_msg(), "zero-length"));
 	free(p);
 
 	p = in_work("long.wav");
