@@ -97,16 +97,6 @@ double kmeans_assign(int32_t *labels, float *dist, const float *X, size_t n, con
 	return inertia;
 }
 
-static float sqdist(const float *a, const float *b, int d)
-{
-	float s = 0;
-	for (int j = 0; j < d; j++) {
-		float t = a[j] - b[j];
-		s += t * t;
-	}
-	return s;
-}
-
 /* k-means++ (Arthur & Vassilvitskii, 2007) on m points of X picked at random. */
 static void init_plusplus(float *C, const float *X, size_t n, int d, int k, size_t m,
 			  struct rng *r)
@@ -126,19 +116,26 @@ static void init_plusplus(float *C, const float *X, size_t n, int d, int k, size
 		memcpy(S + i * (size_t)d, X + idx[i] * (size_t)d, (size_t)d * sizeof *S);
 	free(idx);
 
-	float *D = xmallocarray(m, sizeof *D);
+	/* Distances to each new centre as ||s||^2 - 2 S c + ||c||^2, the S c a
+	 * BLAS matrix-vector product: one pass over the sample per centre. */
+	float *D = xmallocarray(m, sizeof *D), *snorm = xmallocarray(m, sizeof *snorm);
+	float *dot = xmallocarray(m, sizeof *dot);
+	row_norms(snorm, S, m, d);
 	for (size_t i = 0; i < m; i++)
 		D[i] = FLT_MAX;
 	size_t pick = (size_t)rng_below(r, m);
 	for (int c = 0; c < k; c++) {
 		float *cen = C + (size_t)c * d;
 		memcpy(cen, S + pick * (size_t)d, (size_t)d * sizeof *cen);
-#pragma omp parallel for schedule(static)
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, d, -2.0f, S, d, cen, 1, 0.0f, dot, 1);
+		float cn = snorm[pick];
 		for (size_t i = 0; i < m; i++) {
-			float v = sqdist(S + i * (size_t)d, cen, d);
+			float v = snorm[i] + dot[i] + cn;
+			v = v > 0 ? v : 0;
 			if (v < D[i])
 				D[i] = v;
 		}
+		D[pick] = 0; /* exactly, whatever the rounding */
 		double total = 0;
 		for (size_t i = 0; i < m; i++)
 			total += D[i];
@@ -156,6 +153,8 @@ static void init_plusplus(float *C, const float *X, size_t n, int d, int k, size
 			}
 		}
 	}
+	free(dot);
+	free(snorm);
 	free(D);
 	free(S);
 }
@@ -230,12 +229,17 @@ int kmeans_fit(float *C, const float *X, size_t n, int d, const struct kmeans_op
 	double t0 = cli_now();
 	struct rng r;
 	rng_seed(&r, o->seed);
-	size_t m = o->init_sample ? o->init_sample : 32768;
+	/* 8 points per centre are plenty to seed from, and keep the sample in
+	 * cache: k-means++ makes one pass over it per centre. */
+	size_t m = o->init_sample ? o->init_sample : 8 * (size_t)k;
+	if (m < 4096)
+		m = 4096;
 	if (m < (size_t)k)
 		m = (size_t)k;
 	if (m > n)
 		m = n;
 	init_plusplus(C, X, n, d, k, m, &r);
+	double t_init = cli_now() - t0;
 
 	int32_t *labels = xmallocarray(n, sizeof *labels);
 	float *dist = xmallocarray(n, sizeof *dist);
@@ -258,6 +262,7 @@ int kmeans_fit(float *C, const float *X, size_t n, int d, const struct kmeans_op
 		st->iters = it > o->max_iters ? o->max_iters : it;
 		st->inertia = inertia;
 		st->seconds = cli_now() - t0;
+		st->init_seconds = t_init;
 		st->flops = 2.0 * (double)n * k * d * st->iters;
 	}
 	return 0;

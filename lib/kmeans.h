@@ -19,7 +19,7 @@ struct kmeans_opts {
 	int k;
 	int max_iters;       /* Lloyd iterations at most (default 20) */
 	double tol;          /* stop when inertia improves by less than tol relative (1e-4) */
-	size_t init_sample;  /* k-means++ runs on this many points at most (0: 32 k) */
+	size_t init_sample;  /* k-means++ runs on this many points at most (0: max(8 k, 4096)) */
 	uint64_t seed;
 	bool quiet;          /* else "kmeans: iteration i inertia x" lines on stderr */
 };
@@ -29,7 +29,8 @@ void kmeans_opts_default(struct kmeans_opts *o, int k);
 struct kmeans_stats {
 	int iters;
 	double inertia;      /* sum of squared distances at the end */
-	double seconds;
+	double seconds;       /* all of it, k-means++ included */
+	double init_seconds;  /* k-means++ alone */
 	double flops;        /* in the sgemm distance products */
 };
 
