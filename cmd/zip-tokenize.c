@@ -35,6 +35,7 @@ static const struct cli_doc doc = {
 		   "      --rate R         speech: tokens per second, dividing 100 (default 25)\n"
 		   "      --iters N        speech: k-means iterations at most (default 20)\n"
 		   "      --seed S         speech: k-means seed (default 1)\n"
+		   "      --norm HOW       speech: normalise by global (default) or per-utterance statistics\n"
 		   "      --vocab N        text: vocabulary size (default 8192)\n"
 		   "      --raw            text: inputs are plain lines, ids are line numbers\n"
 		   "      --emit WHAT      tokens (default) or features (log-mel tensor archive)\n"
@@ -52,12 +53,12 @@ struct options {
 	int k, rate, iters, vocab;
 	unsigned long seed;
 	double max_seconds;
-	bool strict, features_in, raw;
+	bool strict, features_in, raw, utt_norm;
 };
 
 enum {
 	OPT_FIT = CLI_OPT_FIRST_FREE, OPT_RATE, OPT_ITERS, OPT_SEED, OPT_VOCAB, OPT_RAW,
-	OPT_EMIT, OPT_MAX_SECONDS, OPT_STRICT,
+	OPT_EMIT, OPT_MAX_SECONDS, OPT_STRICT, OPT_NORM,
 };
 
 static void parse_options(struct options *o, int argc, char **argv)
@@ -77,6 +78,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{"features", no_argument, NULL, 'F'},
 		{"max-seconds", required_argument, NULL, OPT_MAX_SECONDS},
 		{"strict", no_argument, NULL, OPT_STRICT},
+		{"norm", required_argument, NULL, OPT_NORM},
 		{NULL, 0, NULL, 0},
 	};
 	cli_common_init(&o->common);
@@ -95,6 +97,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case 'F': o->features_in = true; break;
 		case OPT_MAX_SECONDS: o->max_seconds = cli_parse_double(optarg, "--max-seconds", 0, 1e9); break;
 		case OPT_STRICT: o->strict = true; break;
+		case OPT_NORM:
+			if (strcmp(optarg, "global") && strcmp(optarg, "utterance"))
+				cli_usage_error("--norm takes global or utterance, not '%s'", optarg);
+			o->utt_norm = !strcmp(optarg, "utterance");
+			break;
 		default:
 			if (!cli_common_option(&o->common, c, optarg))
 				cli_usage_error("unexpected option");
@@ -412,7 +419,7 @@ static int verdict(const struct job *j, const char *what)
 
 static int fit_speech(const struct options *o, struct source *s)
 {
-	struct job j = {.o = o, .fitter = speechtok_fitter_new(o->rate)};
+	struct job j = {.o = o, .fitter = speechtok_fitter_new(o->rate, o->utt_norm)};
 	if (run(&j, s) < 0)
 		cli_die("stopped at the first bad input (--strict)");
 	struct speechtok_fit_opts fo;

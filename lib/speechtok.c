@@ -68,20 +68,39 @@ static void normalise(float *x, size_t rows, const float *mean, const float *std
 	}
 }
 
+/* Per-bin mean and standard deviation (floored) of mel (T, 80). */
+static void frame_stats(float *mean, float *std, const float *mel, size_t T)
+{
+	for (int b = 0; b < MEL_NMELS; b++) {
+		double sum = 0, sq = 0;
+		for (size_t t = 0; t < T; t++) {
+			double v = mel[t * MEL_NMELS + b];
+			sum += v;
+			sq += v * v;
+		}
+		double m = sum / (double)T, var = sq / (double)T - m * m;
+		mean[b] = (float)m;
+		/* A floor keeps a silent bin (constant log floor) from dividing by 0. */
+		std[b] = (float)sqrt(var > 1e-6 ? var : 1e-6);
+	}
+}
+
 /* ---- fitting ---- */
 
 struct speechtok_fitter {
 	int stack;
+	bool utt_norm;
 	float *x;                 /* (n, stack*80) raw stacked frames */
 	size_t n, cap;            /* in vectors */
 	double sum[MEL_NMELS], sumsq[MEL_NMELS];
 	size_t frames;
 };
 
-struct speechtok_fitter *speechtok_fitter_new(int rate)
+struct speechtok_fitter *speechtok_fitter_new(int rate, bool utt_norm)
 {
 	struct speechtok_fitter *f = xcalloc(1, sizeof *f);
 	f->stack = FRAMES_PER_SECOND / rate;
+	f->utt_norm = utt_norm;
 	return f;
 }
 
@@ -93,6 +112,11 @@ void speechtok_fitter_add(struct speechtok_fitter *f, const float *mel, size_t T
 	if (f->n + n > f->cap)
 		xgrow(&f->x, &f->cap, f->n + n, dim * sizeof(float));
 	stack_frames(f->x + f->n * dim, mel, T, f->stack);
+	if (f->utt_norm) {
+		float mean[MEL_NMELS], std[MEL_NMELS];
+		frame_stats(mean, std, mel, T);
+		normalise(f->x + f->n * dim, n * (size_t)f->stack, mean, std);
+	}
 	f->n += n;
 	for (size_t t = 0; t < T; t++)
 		for (int b = 0; b < MEL_NMELS; b++) {
@@ -137,14 +161,15 @@ struct speechtok *speechtok_fit(struct speechtok_fitter *f, const struct speecht
 		return NULL;
 	}
 	struct speechtok *t = speechtok_alloc(o->k, o->rate);
+	t->utt_norm = f->utt_norm;
 	for (int b = 0; b < MEL_NMELS; b++) {
 		double m = f->sum[b] / (double)f->frames;
 		double var = f->sumsq[b] / (double)f->frames - m * m;
 		t->mean[b] = (float)m;
-		/* A floor keeps a silent bin (constant log floor) from dividing by 0. */
 		t->std[b] = (float)sqrt(var > 1e-6 ? var : 1e-6);
 	}
-	normalise(f->x, f->n * (size_t)t->stack, t->mean, t->std);
+	if (!f->utt_norm) /* else each utterance was normalised by its own statistics */
+		normalise(f->x, f->n * (size_t)t->stack, t->mean, t->std);
 	struct kmeans_opts ko;
 	kmeans_opts_default(&ko, o->k);
 	ko.max_iters = o->max_iters;
@@ -173,6 +198,7 @@ static cJSON *config_json(const struct speechtok *t)
 	cJSON_AddStringToObject(c, "mel_norm", "slaney");
 	cJSON_AddStringToObject(c, "log", "ln");
 	cJSON_AddNumberToObject(c, "log_floor", 1e-10); /* MEL_FLOOR, without float rounding */
+	cJSON_AddStringToObject(c, "norm", t->utt_norm ? "utterance" : "global");
 	cJSON_AddNumberToObject(c, "rate", t->rate);
 	cJSON_AddNumberToObject(c, "stack", t->stack);
 	cJSON_AddNumberToObject(c, "k", t->k);
@@ -276,6 +302,13 @@ struct speechtok *speechtok_from_file(struct st_file *f)
 	if (st_check_names(f, NULL, names, 3) < 0)
 		goto fail;
 	t = speechtok_alloc(k, rate);
+	const cJSON *norm = cJSON_GetObjectItemCaseSensitive(f->config, "norm");
+	if (norm && (!cJSON_IsString(norm) || (strcmp(norm->valuestring, "global") &&
+					       strcmp(norm->valuestring, "utterance")))) {
+		zerr_set("%s: zipper.config \"norm\" must be \"global\" or \"utterance\"", f->path);
+		goto fail;
+	}
+	t->utt_norm = norm && !strcmp(norm->valuestring, "utterance");
 	int64_t bins[1] = {MEL_NMELS}, cb[2] = {k, t->dim};
 	const float *mean = st_get_f32(f, "mean", 1, bins), *std = st_get_f32(f, "std", 1, bins);
 	const float *codebook = st_get_f32(f, "codebook", 2, cb);
@@ -332,7 +365,13 @@ void speechtok_encode(const struct speechtok *t, int32_t *ids, const float *mel,
 	size_t n = speechtok_n_tokens(t, T);
 	float *x = xmallocarray(n * (size_t)t->dim, sizeof *x);
 	stack_frames(x, mel, T, t->stack);
-	normalise(x, n * (size_t)t->stack, t->mean, t->std);
+	if (t->utt_norm) {
+		float mean[MEL_NMELS], std[MEL_NMELS];
+		frame_stats(mean, std, mel, T);
+		normalise(x, n * (size_t)t->stack, mean, std);
+	} else {
+		normalise(x, n * (size_t)t->stack, t->mean, t->std);
+	}
 	kmeans_assign(ids, NULL, x, n, t->codebook, t->k, t->dim);
 	free(x);
 }

@@ -2,7 +2,9 @@
  *
  *   1. each 80-bin log-mel frame (lib/mel.h, 100 frames/s) is normalised
  *      per bin with the mean and standard deviation measured over the
- *      fitting audio;
+ *      fitting audio ("norm": "global", the default), or over the
+ *      utterance itself ("norm": "utterance", cepstral-mean-and-variance
+ *      style, which removes some of the voice and channel);
  *   2. `stack` consecutive normalised frames are concatenated into one
  *      vector of stack * 80 dims (stack = 100 / rate: 4 for the default 25
  *      tokens/s); the last group of an utterance is completed by repeating
@@ -14,10 +16,11 @@
  *
  * File: safetensors, zipper.kind "speech-tokenizer", zipper.version 1,
  * tensors "mean" F32 [80], "std" F32 [80], "codebook" F32 [k, stack*80]
- * (in normalised units), zipper.config {"type": "logmel-kmeans",
+ * (in normalised units; mean and std are the fitting audio's, also used
+ * to de-normalise when decoding), zipper.config {"type": "logmel-kmeans",
  * "sample_rate": 16000, "n_fft": 512, "win_length": 400, "hop_length": 160,
  * "n_mels": 80, "mel_scale": "slaney", "mel_norm": "slaney", "log": "ln",
- * "log_floor": 1e-10, "rate": R, "stack": S, "k": K, "vocab": K+2,
+ * "log_floor": 1e-10, "norm": "global" or "utterance", "rate": R, "stack": S, "k": K, "vocab": K+2,
  * "begin_of_audio": K, "end_of_audio": K+1}. The fingerprint is the first
  * 16 hex digits of the SHA-256 of the whole file. */
 #ifndef ZIPPER_SPEECHTOK_H
@@ -32,6 +35,7 @@
 
 struct speechtok {
 	int k, rate, stack, dim;    /* dim = stack * MEL_NMELS */
+	bool utt_norm;              /* normalise by each utterance's statistics */
 	float mean[MEL_NMELS], std[MEL_NMELS];
 	float *codebook;            /* (k, dim) */
 	char fingerprint[17];       /* "" until saved or loaded */
@@ -56,7 +60,7 @@ int speechtok_check_rate(int rate);
 /* Gathers frames utterance by utterance, then fits. */
 struct speechtok_fitter;
 
-struct speechtok_fitter *speechtok_fitter_new(int rate);
+struct speechtok_fitter *speechtok_fitter_new(int rate, bool utt_norm);
 /* mel (T, MEL_NMELS) log-mel frames of one utterance. */
 void speechtok_fitter_add(struct speechtok_fitter *f, const float *mel, size_t T);
 size_t speechtok_fitter_vectors(const struct speechtok_fitter *f);

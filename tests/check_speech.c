@@ -381,9 +381,9 @@ static float *logmel_of(const float *x, size_t n, size_t *T)
 	return m;
 }
 
-static struct speechtok *fit_small(uint64_t seed, int k)
+static struct speechtok *fit_small_norm(uint64_t seed, int k, bool utt_norm)
 {
-	struct speechtok_fitter *f = speechtok_fitter_new(25);
+	struct speechtok_fitter *f = speechtok_fitter_new(25, utt_norm);
 	for (int u = 0; u < 3; u++) {
 		size_t T, n = 16000;
 		float *x = voiced(n, 100 + u);
@@ -401,6 +401,11 @@ static struct speechtok *fit_small(uint64_t seed, int k)
 	struct speechtok *t = speechtok_fit(f, &o);
 	speechtok_fitter_free(f);
 	return t;
+}
+
+static struct speechtok *fit_small(uint64_t seed, int k)
+{
+	return fit_small_norm(seed, k, false);
 }
 
 static void file_bytes(const char *path, unsigned char **buf, size_t *n)
@@ -484,7 +489,7 @@ END_TEST
 
 START_TEST(test_speechtok_rejects_bad_files)
 {
-	struct speechtok_fitter *f = speechtok_fitter_new(25);
+	struct speechtok_fitter *f = speechtok_fitter_new(25, false);
 	float frames[10 * MEL_NMELS] = {0};
 	speechtok_fitter_add(f, frames, 10);
 	struct speechtok_fit_opts o;
@@ -556,6 +561,43 @@ START_TEST(test_speechtok_rejects_bad_files)
 }
 END_TEST
 
+START_TEST(test_speechtok_utterance_norm_ignores_volume)
+{
+	struct speechtok *t = fit_small_norm(7, 16, true);
+	ck_assert_ptr_nonnull(t);
+	char *p = in_work("u.tok");
+	ck_assert_int_eq(speechtok_save(t, p), 0);
+	struct speechtok *l = speechtok_load(p);
+	ck_assert_msg(l != NULL && l->utt_norm, "%s", zerr_msg());
+	size_t n = 12000, T;
+	float *x = voiced(n, 77);
+	float *m = logmel_of(x, n, &T);
+	for (size_t i = 0; i < n; i++)
+		x[i] *= 0.25f;
+	size_t T2;
+	float *quiet = logmel_of(x, n, &T2);
+	size_t nt = speechtok_n_tokens(l, T);
+	int32_t *a = xmallocarray(nt, sizeof *a), *b = xmallocarray(nt, sizeof *b);
+	speechtok_encode(l, a, m, T);
+	speechtok_encode(l, b, quiet, T2);
+	ck_assert_mem_eq(a, b, nt * sizeof *a);
+	/* with global statistics a 12 dB drop does move the units */
+	struct speechtok *g = fit_small(7, 16);
+	speechtok_encode(g, a, m, T);
+	speechtok_encode(g, b, quiet, T2);
+	ck_assert(memcmp(a, b, nt * sizeof *a) != 0);
+	speechtok_free(g);
+	free(a);
+	free(b);
+	free(quiet);
+	free(m);
+	free(x);
+	speechtok_free(l);
+	speechtok_free(t);
+	free(p);
+}
+END_TEST
+
 /* Mean absolute log-mel difference between two signals' spectrograms. */
 static double logmel_distance(const float *a, size_t na, const float *b, size_t nb)
 {
@@ -615,6 +657,7 @@ static Suite *speech_suite(void)
 	tcase_add_test(tc, test_kmeans_deterministic_across_threads);
 	tcase_add_test(tc, test_speechtok_fit_save_load_encode);
 	tcase_add_test(tc, test_speechtok_rejects_bad_files);
+	tcase_add_test(tc, test_speechtok_utterance_norm_ignores_volume);
 	tcase_add_test(tc, test_vocoder_griffin_lim_converges);
 	suite_add_tcase(s, tc);
 	return s;
