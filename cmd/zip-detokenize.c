@@ -146,11 +146,11 @@ static size_t strip_markers(int32_t *out, const int32_t *ids, size_t n, int k)
 static int synth_one(const struct options *o, struct speechtok *t, struct vocoder *v,
 		     const int32_t *ids, size_t n, const char *path, double *seconds)
 {
-	if (n == 0) {
-		zerr_set("no speech tokens to turn into audio");
+	size_t T = n * (size_t)t->stack;
+	if (T < 2) {
+		zerr_set("%s to turn into audio", n ? "one frame is too little audio" : "no speech tokens");
 		return -1;
 	}
-	size_t T = n * (size_t)t->stack;
 	float *mel = xmallocarray(T * MEL_NMELS, sizeof *mel);
 	if (speechtok_decode(t, mel, ids, n) < 0) {
 		free(mel);
@@ -190,6 +190,12 @@ static int speech_decode(const struct options *o)
 	while ((rc = tok_next(r, &id, &ids, &n)) == 1) {
 		if (++count > 1 && o->output) {
 			zerr_set("%s: more than one utterance; use -d DIR", tok_name(r));
+			rc = -1;
+			break;
+		}
+		if (o->dir && (strchr(id, '/') || !strcmp(id, ".") || !strcmp(id, ".."))) {
+			zerr_set("%s:%ld: utterance id '%s' cannot be a file name in %s", tok_name(r),
+				 tok_lineno(r), id, o->dir);
 			rc = -1;
 			break;
 		}

@@ -74,6 +74,14 @@ printf 'u1 1 2 99\n' >bad.tok
 expect_exit 1 zip-detokenize -m speech.tok -d x bad.tok
 expect_stderr "bad.tok:1"
 
+printf 'u1\n' >empty.ids
+expect_exit 1 zip-detokenize -m speech.tok -d x empty.ids
+expect_stderr "empty.ids:1: u1: no speech tokens"
+printf '../escape 1 2 3\n' >escape.ids
+expect_exit 1 zip-detokenize -m speech.tok -d x escape.ids
+expect_stderr "cannot be a file name"
+[ ! -e escape.wav ] || fail "wrote outside the directory"
+
 # ---- bad inputs: reported and skipped, exit 1; --strict stops ----
 printf 'not audio at all\n' >garbage.wav
 : >empty.wav
