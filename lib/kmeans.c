@@ -116,8 +116,10 @@ static void init_plusplus(float *C, const float *X, size_t n, int d, int k, size
 		memcpy(S + i * (size_t)d, X + idx[i] * (size_t)d, (size_t)d * sizeof *S);
 	free(idx);
 
-	/* Distances to each new centre as ||s||^2 - 2 S c + ||c||^2, the S c a
-	 * BLAS matrix-vector product: one pass over the sample per centre. */
+	/* Distances to each new centre as ||s||^2 - 2 s.c + ||c||^2: one pass
+	 * over the (cache-sized) sample per centre, on one thread, since a
+	 * threaded matrix-vector product pays a barrier per centre, which costs
+	 * more than it saves when the cores are shared. */
 	float *D = xmallocarray(m, sizeof *D), *snorm = xmallocarray(m, sizeof *snorm);
 	float *dot = xmallocarray(m, sizeof *dot);
 	row_norms(snorm, S, m, d);
@@ -127,7 +129,14 @@ static void init_plusplus(float *C, const float *X, size_t n, int d, int k, size
 	for (int c = 0; c < k; c++) {
 		float *cen = C + (size_t)c * d;
 		memcpy(cen, S + pick * (size_t)d, (size_t)d * sizeof *cen);
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, d, -2.0f, S, d, cen, 1, 0.0f, dot, 1);
+		for (size_t i = 0; i < m; i++) {
+			const float *x = S + i * (size_t)d;
+			float acc = 0;
+#pragma omp simd reduction(+ : acc)
+			for (int j = 0; j < d; j++)
+				acc += x[j] * cen[j];
+			dot[i] = -2.0f * acc;
+		}
 		float cn = snorm[pick];
 		for (size_t i = 0; i < m; i++) {
 			float v = snorm[i] + dot[i] + cn;
