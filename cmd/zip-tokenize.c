@@ -19,7 +19,7 @@
 static const struct cli_doc doc = {
 	.name = "zip-tokenize",
 	.synopsis = "[-jq] [--strict] [--max-seconds s] [-F] -m model [-o out] input ...\n"
-		    "       zip-tokenize --fit speech [-k k] [--rate r] [--iters n] [--seed s] -o model input ...\n"
+		    "       zip-tokenize --fit speech [-k k] [--rate r] [--iters n] [--seed s] [--norm how] -o model input ...\n"
 		    "       zip-tokenize --emit features [-o out] input ...\n"
 		    "       zip-tokenize --fit text [--vocab n] -o model corpus ...\n"
 		    "       zip-tokenize -m text.tok [--raw] [-o out] transcripts ...",
