@@ -407,17 +407,17 @@ static bool all_of(const char *s, size_t n, const char *set)
 /* Decimal digits only, value <= max; -1 if not. */
 static long parse_count(const char *s, size_t n, long max)
 {
-	if (n == 0 || n > 12 || !all_of(s, n, "0123456789"))
+	if (n == 0 || n > 10 || !all_of(s, n, "0123456789"))
 		return -1;
-	long v = 0;
+	int64_t v = 0;
 	for (size_t i = 0; i < n; i++)
 		v = v * 10 + (s[i] - '0');
-	return v <= max ? v : -1;
+	return v <= max ? (long)v : -1;
 }
 
 #define LOWER "abcdefghijklmnopqrstuvwxyz"
 #define HEX "0123456789abcdef"
-#define VOCAB_MAX 2147483648L /* ids are int32 */
+#define VOCAB_MAX INT32_MAX /* ids are int32 */
 
 static int header_field(struct tok_header *h, const char *f, size_t n, unsigned *seen)
 {
@@ -766,7 +766,8 @@ int tok_write(struct tok_writer *w, const char *id, const int32_t *ids, size_t n
 	const char *name = zout_name(w->out);
 	long lineno = w->lineno + 1, first;
 	size_t len = strlen(id);
-	const char *why = archive_id_problem(id, len);
+	const char *why = id[0] == '#' ? "utterance id starts with '#' (a comment in token archives)"
+					: archive_id_problem(id, len);
 	if (why) {
 		zerr_set("%s:%ld: %s", name, lineno, why);
 		return -1;

@@ -43,11 +43,12 @@ void kv_close(struct kv_reader *r);
  * Lines "id id id ..." (decimal token ids, possibly none) keyed as above.
  * The first line may be a header: "#! zipper tokens" followed by key=value
  * fields in any order: modality (lowercase letters), vocab (a positive
- * integer), tokenizer (1-64 lowercase hex digits); each at most once, all
+ * integer < 2^31), tokenizer (1-64 lowercase hex digits); each at most once, all
  * optional; unknown keys are ignored (forward compatibility); a malformed one
  * fails tok_open ("file:1: bad vocab 'x' in token header (expected a positive
  * integer)"). Other lines starting with '#' are comments, except a later
- * header line (as cat a.tok b.tok leaves), which must equal the first.
+ * header line (as cat a.tok b.tok leaves), which must equal the first (so
+ * ids starting with '#' cannot be used in token archives; tok_write rejects them).
  * Token errors: "file:4: token 'x' is not an integer", "file:4: token 1030
  * is outside the vocabulary [0, 1026)"; with no bound at all, "... is
  * negative" and "... is too large for an int32". */
