@@ -41,6 +41,17 @@ size_t bpe_piece_end(const char *s, size_t n, size_t i)
 	return j;
 }
 
+uint64_t bpe_hash_bytes(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ u[i]) * UINT64_C(0x100000001b3);
+	h ^= h >> 29;
+	h *= UINT64_C(0xbf58476d1ce4e5b9);
+	return h ^ (h >> 32);
+}
+
 /* ---- pair -> rank map (open addressing; keys are (left << 32 | right)) ---- */
 
 static uint64_t mix64(uint64_t k)
@@ -124,7 +135,19 @@ struct bpe {
 	char *bytes;       /* every token's bytes, concatenated */
 	size_t *tok_off;   /* (vocab) offset in bytes; specials 0 */
 	uint32_t *tok_len; /* (vocab) */
+	/* Pieces that encode to a single token, found by their bytes: most
+	 * pieces of real text are whole words in the vocabulary, so encoding
+	 * them costs one probe here instead of the merge loop. Read-only after
+	 * construction, so bpe_encode stays thread-safe. */
+	struct whole {
+		uint32_t check; /* high half of the bytes' hash: most misses end here */
+		int32_t id;     /* -1 for a free slot */
+	} *whole;
+	size_t whole_cap; /* a power of two */
 };
+
+static int encode_piece(const struct bpe *b, const unsigned char *s, int n, int32_t *sym);
+static void whole_build(struct bpe *b);
 
 struct bpe *bpe_from_merges(const int32_t *merges, int n_merges)
 {
@@ -184,6 +207,7 @@ struct bpe *bpe_from_merges(const int32_t *merges, int n_merges)
 		memcpy(dst, b->bytes + b->tok_off[m[0]], b->tok_len[m[0]]);
 		memcpy(dst + b->tok_len[m[0]], b->bytes + b->tok_off[m[1]], b->tok_len[m[1]]);
 	}
+	whole_build(b);
 	return b;
 fail:
 	bpe_free(b);
@@ -199,6 +223,7 @@ void bpe_free(struct bpe *b)
 	free(b->bytes);
 	free(b->tok_off);
 	free(b->tok_len);
+	free(b->whole);
 	free(b);
 }
 
@@ -285,13 +310,59 @@ static int encode_piece(const struct bpe *b, const unsigned char *s, int n, int3
 	}
 }
 
+/* The id a whole piece encodes to when that is a single token, else -1. */
+static int32_t whole_find(const struct bpe *b, const char *s, size_t n, uint64_t h)
+{
+	size_t mask = b->whole_cap - 1;
+	uint32_t check = (uint32_t)(h >> 32);
+	for (size_t i = (size_t)h & mask; b->whole[i].id >= 0; i = (i + 1) & mask) {
+		int32_t id = b->whole[i].id;
+		if (b->whole[i].check == check && b->tok_len[id] == n &&
+		    !memcmp(b->bytes + b->tok_off[id], s, n))
+			return id;
+	}
+	return -1;
+}
+
+/* Every merged token whose bytes are one piece and encode back to one
+ * token goes in (bytes are never looked up: they encode to themselves). */
+static void whole_build(struct bpe *b)
+{
+	size_t cap = 16;
+	while (cap < 2 * (size_t)b->n_merges + 2)
+		cap *= 2;
+	b->whole_cap = cap;
+	b->whole = xmallocarray(cap, sizeof *b->whole);
+	for (size_t i = 0; i < cap; i++)
+		b->whole[i].id = -1;
+	int32_t sym[BPE_MAX_PIECE];
+	for (int32_t id = BPE_BASE_VOCAB; id < bpe_vocab_size(b); id++) {
+		const char *s = b->bytes + b->tok_off[id];
+		size_t n = b->tok_len[id];
+		uint64_t h = bpe_hash_bytes(s, n);
+		if (bpe_piece_end(s, n, 0) != n || whole_find(b, s, n, h) >= 0 ||
+		    encode_piece(b, (const unsigned char *)s, (int)n, sym) != 1)
+			continue;
+		size_t i = (size_t)h & (cap - 1);
+		while (b->whole[i].id >= 0)
+			i = (i + 1) & (cap - 1);
+		b->whole[i] = (struct whole){(uint32_t)(h >> 32), sym[0]};
+	}
+}
+
 int bpe_encode(const struct bpe *b, const char *bytes, size_t n, int32_t **ids, size_t *n_ids,
 	       size_t *cap)
 {
 	int32_t sym[BPE_MAX_PIECE];
 	for (size_t i = 0; i < n;) {
 		size_t end = bpe_piece_end(bytes, n, i);
-		int m = encode_piece(b, (const unsigned char *)bytes + i, (int)(end - i), sym);
+		size_t len = end - i;
+		int32_t id = len > 1 ? whole_find(b, bytes + i, len, bpe_hash_bytes(bytes + i, len)) : -1;
+		int m = 1;
+		if (id >= 0)
+			sym[0] = id;
+		else
+			m = encode_piece(b, (const unsigned char *)bytes + i, (int)len, sym);
 		xgrow(ids, cap, *n_ids + (size_t)m, sizeof **ids);
 		memcpy(*ids + *n_ids, sym, (size_t)m * sizeof *sym);
 		*n_ids += (size_t)m;

@@ -37,6 +37,17 @@
  * (all its left-to-right occurrences) until none applies; on the training
  * corpus this reproduces the training segmentation exactly.
  *
+ * Lines: bpe treats '\n' like any other byte; the token archives are
+ * line-based, so programs pass each transcript without its newline, and a
+ * corpus line is simply one unit of text to count.
+ *
+ * Typical use (errors: NULL/-1 with zerr_msg()):
+ *   struct bpe *b = bpe_fit(lines, lens, n, 8000, NULL); bpe_save(b, "text.tok");
+ *   struct bpe *b = bpe_load("text.tok");
+ *   size_t n_ids = 0, cap = 0; int32_t *ids = NULL;
+ *   bpe_encode(b, text, len, &ids, &n_ids, &cap);       // then frame with BOS/EOS
+ *   bpe_decode(b, ids, n_ids, &out, &out_len, &out_cap); // skips PAD/BOS/EOS
+ *
  * File (.tok): safetensors (lib/safetensors.h), zipper.kind
  * "text-tokenizer", zipper.version 1, one tensor "merges" I32
  * [n_merges, 2] (the left and right ids of merge i, both < 259 + i), and
@@ -70,8 +81,10 @@ struct bpe_fit_opts {
 	/* Stop merging when the best pair occurs fewer times than this;
 	 * 0 means the default 2 (a pair seen once is memorising, not learning). */
 	long min_count;
-	/* Called now and then during the merges with (ctx, merges done, merges
-	 * wanted); NULL for none (quiet). Called from the calling thread. */
+	/* Called every 64 merges and once at the end with (ctx, merges done,
+	 * merges wanted); the last done is less than wanted when min_count
+	 * stopped the fit early. NULL for none (quiet). Called from the
+	 * calling thread, so a struct progress (cli.h) can be ctx. */
 	void (*progress)(void *ctx, long done, long total);
 	void *ctx;
 };

@@ -44,16 +44,6 @@ struct bpe_counts {
 	size_t tcap;
 };
 
-static uint64_t hash_bytes(const unsigned char *s, size_t n)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a, then a final mix */
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * UINT64_C(0x100000001b3);
-	h ^= h >> 29;
-	h *= UINT64_C(0xbf58476d1ce4e5b9);
-	return h ^ (h >> 32);
-}
-
 struct bpe_counts *bpe_counts_new(void)
 {
 	struct bpe_counts *c = xcalloc(1, sizeof *c);
@@ -121,7 +111,7 @@ void bpe_counts_add(struct bpe_counts *c, const char *bytes, size_t n)
 	for (size_t i = 0; i < n;) {
 		size_t end = bpe_piece_end(bytes, n, i);
 		counts_add_piece(c, bytes + i, end - i,
-				 hash_bytes((const unsigned char *)bytes + i, end - i), 1);
+				 bpe_hash_bytes(bytes + i, end - i), 1);
 		i = end;
 	}
 }
@@ -383,10 +373,12 @@ struct bpe *bpe_fit_counts(struct bpe_counts *c, int vocab_size, const struct bp
 	if (o.min_count <= 0)
 		o.min_count = 2;
 	int want = vocab_size - BPE_BASE_VOCAB, m = 0;
-	int32_t *merges = xmallocarray((size_t)want * 2 + 1, sizeof *merges);
+	int32_t *merges = NULL; /* grown as merges are found: want may be far too many */
+	size_t cap = 0;
 	struct fit f;
 	fit_init(&f, c);
 	for (uint64_t key; m < want && next_pair(&f, o.min_count, &key); m++) {
+		xgrow(&merges, &cap, 2 * (size_t)m + 2, sizeof *merges);
 		merges[2 * m] = (int32_t)(key >> 32);
 		merges[2 * m + 1] = (int32_t)(key & 0xffffffffu);
 		merge_pair(&f, key, m);

@@ -29,6 +29,9 @@ int32_t pairmap_get(const struct pairmap *m, uint64_t key); /* -1 when absent */
 /* false (and nothing changed) when key is already there. */
 bool pairmap_put(struct pairmap *m, uint64_t key, int32_t val);
 
+/* 64-bit hash of a byte string (FNV-1a with a final mix). */
+uint64_t bpe_hash_bytes(const char *s, size_t n);
+
 /* The (n_merges, 2) table, b's own. */
 const int32_t *bpe_merge_table(const struct bpe *b);
 

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,11 +49,12 @@ int bpe_save(const struct bpe *b, const char *path)
 static bool config_int_is(const cJSON *config, const char *name, long want)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(config, name);
-	if (!cJSON_IsNumber(v) || v->valuedouble != (double)want) {
-		if (!v)
-			zerr_set("config: no \"%s\" (expected %ld)", name, want);
-		else
-			zerr_set("config: \"%s\" is not %ld", name, want);
+	if (!cJSON_IsNumber(v)) {
+		zerr_set("config: \"%s\" is missing or not a number (expected %ld)", name, want);
+		return false;
+	}
+	if (v->valuedouble != (double)want) {
+		zerr_set("config: \"%s\" is %g, expected %ld", name, v->valuedouble, want);
 		return false;
 	}
 	return true;
@@ -93,9 +95,12 @@ static const struct st_tensor *check_file(const struct st_file *f)
 	const struct st_tensor *t = st_find(f, "merges");
 	if (t->dtype != ST_I32 || t->ndim != 2 || t->shape[1] != 2 ||
 	    t->shape[0] > BPE_MAX_VOCAB - BPE_BASE_VOCAB) {
-		zerr_set("tensor merges: expected I32 [n_merges, 2] with n_merges <= %d, found %s "
-			 "with %d dimensions",
-			 BPE_MAX_VOCAB - BPE_BASE_VOCAB, st_dtype_name(t->dtype), t->ndim);
+		char dims[ST_MAX_DIMS * 24 + 4] = "";
+		for (int i = 0; i < t->ndim; i++)
+			snprintf(dims + strlen(dims), sizeof dims - strlen(dims), "%s%lld",
+				 i ? ", " : "", (long long)t->shape[i]);
+		zerr_set("tensor merges: expected I32 [n_merges, 2] with n_merges <= %d, found %s [%s]",
+			 BPE_MAX_VOCAB - BPE_BASE_VOCAB, st_dtype_name(t->dtype), dims);
 		return NULL;
 	}
 	long n = (long)t->shape[0];

@@ -6,13 +6,15 @@ smallest (left id, right id); merge left to right without overlap.
 Encoding applies the merges one after another in the order learned (not
 lib/bpe's lowest-rank-first loop, which must agree with it).
 
-Writes tests/data/bpe_ref.txt: the corpus, the learned merges and the
-encodings of some strings, every byte string in hex:
+Writes two fixtures, each the corpus, the learned merges and the encodings
+of some strings, every byte string in hex: tests/data/bpe_ref.txt (text
+with some raw bytes) and tests/data/bpe_ref_ties.txt (a three-letter
+alphabet, min count 1: ties and overlapping pairs everywhere).
     corpus N            then N lines of hex
     fit VOCAB MIN_COUNT
     merges M            then M lines "left right"
     encode K            then K lines "hex id id ..." ("-" for empty input)
-Run from the top of the source tree: tests/ref/bpe.py > tests/data/bpe_ref.txt
+Run from the top of the source tree: tests/ref/bpe.py tests/data
 """
 import random
 import sys
@@ -141,23 +143,31 @@ def probes(rng):
     return out
 
 
+def write_fixture(path, lines, vocab, min_count, ps):
+    merges = fit(lines, vocab, min_count)
+    with open(path, "w") as f:
+        w = f.write
+        w("corpus %d\n" % len(lines))
+        for line in lines:
+            w((line.hex() or "-") + "\n")
+        w("fit %d %d\n" % (vocab, min_count))
+        w("merges %d\n" % len(merges))
+        for a, b in merges:
+            w("%d %d\n" % (a, b))
+        w("encode %d\n" % len(ps))
+        for p in ps:
+            w("%s %s\n" % (p.hex() or "-", " ".join(map(str, encode(merges, p)))))
+
+
 def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "tests/data"
     rng = random.Random(20261204)
     lines = corpus(rng)
-    vocab, min_count = 400, 2
-    merges = fit(lines, vocab, min_count)
-    w = sys.stdout.write
-    w("corpus %d\n" % len(lines))
-    for line in lines:
-        w(line.hex() + "\n")
-    w("fit %d %d\n" % (vocab, min_count))
-    w("merges %d\n" % len(merges))
-    for a, b in merges:
-        w("%d %d\n" % (a, b))
-    ps = probes(rng)
-    w("encode %d\n" % len(ps))
-    for p in ps:
-        w("%s %s\n" % (p.hex() or "-", " ".join(map(str, encode(merges, p)))))
+    write_fixture(out + "/bpe_ref.txt", lines, 400, 2, probes(rng))
+    def ties():
+        return bytes(rng.choice(b"aab ") for _ in range(rng.randint(0, 24)))
+    lines = [ties() for _ in range(60)]
+    write_fixture(out + "/bpe_ref_ties.txt", lines, BASE + 150, 1, [ties() for _ in range(20)])
 
 
 if __name__ == "__main__":
