@@ -142,8 +142,8 @@ static size_t strip_markers(int32_t *out, const int32_t *ids, size_t n, int k)
 	return m;
 }
 
-/* One utterance to a WAV file. */
-static int synth_one(const struct options *o, struct speechtok *t, struct vocoder *v,
+/* One utterance to a WAV file; (T - 1) * 160 samples written to *seconds. */
+static int synth_one(const struct options *o, const struct speechtok *t, struct vocoder *v,
 		     const int32_t *ids, size_t n, const char *path, double *seconds)
 {
 	size_t T = n * (size_t)t->stack;
@@ -160,11 +160,50 @@ static int synth_one(const struct options *o, struct speechtok *t, struct vocode
 	size_t len;
 	vocoder_synth(v, &pcm, &len, mel, T, o->iters, o->seed);
 	int rc = audio_write_wav(path, pcm, len);
-	*seconds += (double)len / AUDIO_RATE;
+	*seconds = (double)len / AUDIO_RATE;
 	free(pcm);
 	free(mel);
 	return rc;
 }
+
+/* An utterance read from the archive, synthesised in parallel with others. */
+struct utt {
+	char *where;     /* "file:line: id" for messages */
+	char *path;      /* the WAV to write */
+	int32_t *units;  /* (n) codebook ids, markers removed */
+	size_t n;
+	double seconds;
+	char *err;
+};
+
+/* Reads the next utterance into u: 1, 0 at the end, -1 with zerr set. */
+static int read_utt(const struct options *o, struct tok_reader *r, const struct speechtok *t,
+		    size_t *count, struct utt *u)
+{
+	const char *id;
+	const int32_t *ids;
+	size_t n;
+	int rc = tok_next(r, &id, &ids, &n);
+	if (rc != 1)
+		return rc;
+	if (++*count > 1 && o->output) {
+		zerr_set("%s: more than one utterance; use -d DIR", tok_name(r));
+		return -1;
+	}
+	if (o->dir && (strchr(id, '/') || !strcmp(id, ".") || !strcmp(id, ".."))) {
+		zerr_set("%s:%ld: utterance id '%s' cannot be a file name in %s", tok_name(r),
+			 tok_lineno(r), id, o->dir);
+		return -1;
+	}
+	memset(u, 0, sizeof *u);
+	u->where = xasprintf("%s:%ld: %s", tok_name(r), tok_lineno(r), id);
+	u->path = o->dir ? xasprintf("%s/%s.wav", o->dir, id) : xstrdup(o->output);
+	u->units = xmallocarray(n + 1, sizeof *u->units);
+	u->n = strip_markers(u->units, ids, n, t->k);
+	return 1;
+}
+
+enum { BATCH = 16 };
 
 static int speech_decode(const struct options *o)
 {
@@ -180,42 +219,49 @@ static int speech_decode(const struct options *o)
 		cli_die("%s", zerr_msg());
 	if (o->dir && mkdir(o->dir, 0777) < 0 && errno != EEXIST)
 		cli_die("%s: cannot create directory: %s", o->dir, strerror(errno));
-	struct vocoder *v = vocoder_new();
-	const char *id;
-	const int32_t *ids;
-	size_t n, count = 0, cap = 0;
-	int32_t *units = NULL;
+	int nt = omp_get_max_threads();
+	struct vocoder **voc = xcalloc((size_t)nt, sizeof *voc);
+	for (int i = 0; i < nt; i++)
+		voc[i] = vocoder_new();
+	struct utt batch[BATCH];
+	size_t count = 0;
 	double seconds = 0, t0 = cli_now();
-	int rc;
-	while ((rc = tok_next(r, &id, &ids, &n)) == 1) {
-		if (++count > 1 && o->output) {
-			zerr_set("%s: more than one utterance; use -d DIR", tok_name(r));
-			rc = -1;
-			break;
+	char *err = NULL; /* the first failure, reported after the batch it stopped */
+	for (int rc = 1; rc == 1 && !err;) {
+		size_t nb = 0;
+		while (nb < BATCH && (rc = read_utt(o, r, t, &count, &batch[nb])) == 1)
+			nb++;
+		if (rc < 0)
+			err = xstrdup(zerr_msg());
+#pragma omp parallel for schedule(dynamic, 1)
+		for (size_t i = 0; i < nb; i++)
+			if (synth_one(o, t, voc[omp_get_thread_num()], batch[i].units, batch[i].n,
+				      batch[i].path, &batch[i].seconds) < 0)
+				batch[i].err = xasprintf("%s: %s", batch[i].where, zerr_msg());
+		char *first = NULL; /* its lines precede any read failure: it comes first */
+		for (size_t i = 0; i < nb; i++) {
+			struct utt *u = &batch[i];
+			seconds += u->seconds;
+			if (u->err && !first)
+				first = u->err;
+			else
+				free(u->err);
+			free(u->where);
+			free(u->path);
+			free(u->units);
 		}
-		if (o->dir && (strchr(id, '/') || !strcmp(id, ".") || !strcmp(id, ".."))) {
-			zerr_set("%s:%ld: utterance id '%s' cannot be a file name in %s", tok_name(r),
-				 tok_lineno(r), id, o->dir);
-			rc = -1;
-			break;
-		}
-		xgrow(&units, &cap, n + 1, sizeof *units);
-		size_t m = strip_markers(units, ids, n, t->k);
-		char *path = o->dir ? xasprintf("%s/%s.wav", o->dir, id) : xstrdup(o->output);
-		int src = synth_one(o, t, v, units, m, path, &seconds);
-		free(path);
-		if (src < 0) {
-			zerr_prefix("%s:%ld: %s", tok_name(r), tok_lineno(r), id);
-			rc = -1;
-			break;
+		if (first) {
+			free(err);
+			err = first;
 		}
 	}
-	free(units);
+	for (int i = 0; i < nt; i++)
+		vocoder_free(voc[i]);
+	free(voc);
 	tok_close(r);
-	vocoder_free(v);
 	speechtok_free(t);
-	if (rc < 0)
-		cli_die("%s", zerr_msg());
+	if (err)
+		cli_die("%s", err);
 	if (count == 0)
 		cli_die("%s: no utterances", o->tokens);
 	if (!o->common.quiet)
