@@ -4,6 +4,8 @@
 # evaluation). For each variant: round-trip retention, unit perplexity, and
 # how much the units follow the words rather than the voice (bench/units.py).
 # usage: bench/units.sh [k]   (run from the build tree; default k 128)
+# PCA=1 also compares PCA whitening of the stacked vectors (bench/units_pca.py,
+# NumPy k-means, no round trip).
 set -eu
 k=${1:-128}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,3 +52,7 @@ run "25/s global" --rate 25
 run "50/s global" --rate 50
 run "25/s utterance" --rate 25 --norm utterance
 run "50/s utterance" --rate 50 --norm utterance
+if [ "${PCA:-}" ]; then
+	zip-tokenize -q --emit features -o feats.ark s*.wav
+	/usr/bin/python3 "$top/bench/units_pca.py" feats.ark "$k"
+fi
