@@ -4,8 +4,8 @@
 # evaluation). For each variant: round-trip retention, unit perplexity, and
 # how much the units follow the words rather than the voice (bench/units.py).
 # usage: bench/units.sh [k]   (run from the build tree; default k 128)
-# PCA=1 also compares PCA whitening of the stacked vectors (bench/units_pca.py,
-# NumPy k-means, no round trip).
+# PCA=1 also compares PCA whitening and deltas (bench/units_pca.py, NumPy
+# k-means, no round trip); PCA=only runs that part alone.
 set -eu
 k=${1:-128}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +37,11 @@ Turn left at the second traffic light and the station is on your right.
 Careful planning prevents most of the problems that worry new travellers.
 Zipper joins a text model and a speech model with gated cross attention.
 TEXT
+if [ "${PCA:-}" = only ]; then
+	zip-tokenize -q --emit features -o feats.ark s*.wav
+	/usr/bin/python3 "$top/bench/units_pca.py" feats.ark "$k"
+	exit
+fi
 printf 'variant\tkept%%\tppl\txvoice\txtext\tratio\n'
 run() {
 	name=$1

@@ -13,6 +13,8 @@ vocoder: perplexity, xvoice, xtext, ratio.
              each scaled to unit variance)
   pca-64     global normalisation, then the top 64 principal components
              (not whitened)
+  deltas     global normalisation of frames extended by their first-order
+             deltas (x[t+1] - x[t-1]) / 2, so 4 x 160 dimensions
 """
 import sys
 from itertools import combinations
@@ -88,8 +90,15 @@ def main():
     w, V = w[::-1], V[:, ::-1]
     white = {u: (x - X.mean(0)) @ V / np.sqrt(np.maximum(w, 1e-6)) for u, x in glob.items()}
     top = {u: (x - X.mean(0)) @ V[:, :64] for u, x in glob.items()}
+    ext = {}
+    for u, m in feats.items():
+        p = np.concatenate([m[:1], m, m[-1:]])
+        ext[u] = np.concatenate([m, (p[2:] - p[:-2]) / 2], axis=1)
+    alle = np.concatenate(list(ext.values()))
+    emu, esd = alle.mean(0), np.maximum(alle.std(0), 1e-3)
+    deltas = {u: stack((m - emu) / esd) for u, m in ext.items()}
     print("variant\tppl\txvoice\txtext\tratio")
-    for name, d in (("global", glob), ("utterance", utt), ("pca-white", white), ("pca-64", top)):
+    for name, d in (("global", glob), ("utterance", utt), ("pca-white", white), ("pca-64", top), ("deltas", deltas)):
         Xd = np.concatenate(list(d.values()))
         C = kmeans(Xd, k, np.random.default_rng(1))
         units = {u: assign(x, C) for u, x in d.items()}

@@ -19,8 +19,10 @@ for f in u*.wav; do echo "${f%.wav} $work/$f" >>wav.scp; done
 
 # ---- fitting: deterministic given the seed ----
 zip-tokenize -q --fit speech -k 32 --iters 15 --seed 3 -o speech.tok scp:wav.scp
-zip-tokenize -q --fit speech -k 32 --iters 15 --seed 3 -o again.tok u*.wav
+zip-tokenize -q -j 1 --fit speech -k 32 --iters 15 --seed 3 -o again.tok u*.wav
 assert_same speech.tok again.tok
+zip-tokenize -q -j 2 --fit speech -k 32 --iters 15 --seed 3 -o again2.tok u*.wav
+assert_same speech.tok again2.tok
 zip-tokenize -q --fit speech -k 32 --iters 15 --seed 4 -o other.tok wav.scp
 cmp -s speech.tok other.tok && fail "a different seed gave the same tokenizer"
 expect_exit 0 zip-tokenize --fit speech -k 32 --iters 2 -o x.tok u1.wav u2.wav u3.wav u4.wav u5.wav u6.wav
