@@ -280,7 +280,12 @@ static void delta_sort(struct delta *d, size_t n)
 }
 
 /* Replace every left-to-right occurrence of (a, b) in piece w by id, and
- * apply the net change of the piece's pair counts. */
+ * apply the net change of the piece's pair counts. Only pairs touching a
+ * merge site change: old pairs j-1, j, j+1 around a site at j, new pairs
+ * k-1, k around the new symbol at k (pairs named by their left index);
+ * every other pair of the new piece was a pair of the old one. Pairs
+ * shared by neighbouring sites are taken once, and the rest cancels in the
+ * sum below (e.g. (b, a) in "abab" goes, (X, X) comes). */
 static void merge_word(struct fit *f, int32_t w, int32_t a, int32_t b, int32_t id)
 {
 	int32_t *s = f->sym + f->start[w];
@@ -290,22 +295,33 @@ static void merge_word(struct fit *f, int32_t w, int32_t a, int32_t b, int32_t i
 		i++;
 	if (i + 1 >= n)
 		return; /* a stale list entry: merged away earlier */
+	int32_t old[BPE_MAX_PIECE];
+	memcpy(old, s, (size_t)n * sizeof *s);
 	struct delta d[2 * BPE_MAX_PIECE];
 	size_t nd = 0;
-	for (int j = 0; j + 1 < n; j++)
-		d[nd++] = (struct delta){bpe_pair_key(s[j], s[j + 1]), -1};
-	int k = 0;
-	for (int j = 0; j < n; k++) {
-		if (j + 1 < n && s[j] == a && s[j + 1] == b) {
-			s[k] = id;
+	int k = i, last = -1;
+	for (int j = i; j < n;) {
+		if (j + 1 < n && old[j] == a && old[j + 1] == b) {
+			for (int p = j > last + 1 ? j - 1 : last + 1; p <= j + 1 && p + 1 < n; p++)
+				if (p >= 0)
+					d[nd++] = (struct delta){bpe_pair_key(old[p], old[p + 1]), -1};
+			last = j + 1;
+			s[k++] = id;
 			j += 2;
 		} else {
-			s[k] = s[j++];
+			s[k++] = old[j++];
 		}
 	}
 	f->len[w] = n = k;
-	for (int j = 0; j + 1 < n; j++)
-		d[nd++] = (struct delta){bpe_pair_key(s[j], s[j + 1]), +1};
+	last = -1;
+	for (k = i; k < n; k++) {
+		if (s[k] != id)
+			continue;
+		for (int p = k - 1 > last ? k - 1 : last + 1; p <= k && p + 1 < n; p++)
+			if (p >= 0)
+				d[nd++] = (struct delta){bpe_pair_key(s[p], s[p + 1]), +1};
+		last = k;
+	}
 	delta_sort(d, nd);
 	for (size_t j = 0; j < nd;) {
 		uint64_t key = d[j].key;
