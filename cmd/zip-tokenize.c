@@ -118,8 +118,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 		cli_usage_error("--fit needs -o FILE for the tokenizer");
 	if (!o->fit && !o->model && !features)
 		cli_usage_error("give -m MODEL to tokenize, --fit KIND to learn a tokenizer, or --emit features");
-	if (features && (o->fit || o->features_in))
-		cli_usage_error("--emit features computes features from audio: not with --fit or -F");
+	if (features && (o->fit || o->features_in || o->model))
+		cli_usage_error("--emit features computes features from audio: not with --fit, -F or -m");
 	if (o->rate && speechtok_check_rate(o->rate) < 0)
 		cli_usage_error("--rate: %s", zerr_msg());
 	if (optind == argc)

@@ -116,5 +116,7 @@ expect_exit 2 zip-tokenize --fit sound -o x.tok u1.wav
 expect_exit 2 zip-tokenize -m speech.tok
 expect_exit 2 zip-tokenize --fit speech u1.wav
 expect_exit 2 zip-detokenize tokens
+expect_exit 2 zip-tokenize --emit features -m speech.tok u1.wav
+expect_exit 2 zip-tokenize --emit sounds u1.wav
 expect_exit 0 zip-tokenize --help
 expect_exit 0 zip-detokenize --help
