@@ -307,6 +307,9 @@ struct job {
 	const struct options *o;
 	struct speechtok *tok;           /* applying */
 	struct speechtok_fitter *fitter; /* fitting */
+	struct tok_header header;        /* of the token output */
+	/* Opened at the first good utterance, so a run that produces nothing
+	 * writes nothing, not even a header on stdout. */
 	struct tok_writer *tw;           /* token output */
 	struct tensor_writer *fw;        /* feature output */
 	size_t done, failed;
@@ -347,11 +350,17 @@ static int consume(struct job *j, struct utt *u)
 	int rc = 0;
 	if (j->fitter) {
 		speechtok_fitter_add(j->fitter, u->mel, u->T);
-	} else if (j->fw) {
+	} else if (!j->tok) {
 		int64_t shape[2] = {(int64_t)u->T, MEL_NMELS};
-		rc = tensor_write(j->fw, u->id, u->mel, 2, shape);
+		if (!j->fw && !(j->fw = tensor_create(j->o->output)))
+			rc = -1;
+		else
+			rc = tensor_write(j->fw, u->id, u->mel, 2, shape);
 	} else {
-		rc = tok_write(j->tw, u->id, u->ids, u->n_ids);
+		if (!j->tw && !(j->tw = tok_create(j->o->output, &j->header)))
+			rc = -1;
+		else
+			rc = tok_write(j->tw, u->id, u->ids, u->n_ids);
 	}
 	if (rc < 0)
 		cli_die("%s", zerr_msg());
@@ -441,30 +450,20 @@ static int apply_speech(const struct options *o, struct source *s, struct speech
 {
 	struct job j = {.o = o, .tok = tok};
 	if (tok) {
-		struct tok_header h = {.present = true, .vocab = tok->k + 2};
-		strcpy(h.modality, "speech");
-		strcpy(h.tokenizer, tok->fingerprint);
-		j.tw = tok_create(o->output, &h);
-		if (!j.tw)
-			cli_die("%s", zerr_msg());
-	} else {
-		j.fw = tensor_create(o->output);
-		if (!j.fw)
-			cli_die("%s", zerr_msg());
+		j.header.present = true;
+		j.header.vocab = tok->k + 2;
+		strcpy(j.header.modality, "speech");
+		strcpy(j.header.tokenizer, tok->fingerprint);
 	}
-	if (run(&j, s) < 0) {
+	int stopped = run(&j, s);
+	if (stopped < 0 || j.done == 0) {
 		if (j.tw)
 			tok_abort(j.tw);
-		else
+		if (j.fw)
 			tensor_abort(j.fw);
-		cli_die("stopped at the first bad input (--strict); %s left untouched",
-			strcmp(o->output, "-") ? o->output : "nothing committed");
-	}
-	if (j.done == 0) {
-		if (j.tw)
-			tok_abort(j.tw);
-		else
-			tensor_abort(j.fw);
+		if (stopped < 0)
+			cli_die("stopped at the first bad input (--strict)%s",
+				strcmp(o->output, "-") ? "; nothing written" : "");
 	} else if ((j.tw ? tok_commit(j.tw) : tensor_commit(j.fw)) < 0) {
 		cli_die("%s", zerr_msg());
 	}

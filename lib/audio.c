@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audio.h"
@@ -253,6 +254,12 @@ int audio_read(struct audio *a, const char *path, double max_seconds)
 	FILE *probe = fopen(path, "rb");
 	if (!probe) {
 		zerr_set("%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fileno(probe), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(probe);
+		zerr_set("%s: is a directory, not audio", path);
 		return -1;
 	}
 	int empty = fseek(probe, 0, SEEK_END) == 0 && ftell(probe) == 0;

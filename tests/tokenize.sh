@@ -100,6 +100,10 @@ expect_exit 1 zip-tokenize -q -m speech.tok --max-seconds 1 u1.wav
 expect_stderr "longer than the limit of 1 s"
 expect_exit 1 zip-tokenize -q -m speech.tok garbage.wav
 expect_stderr "^zip-tokenize: .*garbage.wav: unsupported"
+[ ! -s "$work/out" ] || fail "a run that tokenized nothing wrote: $(cat "$work/out")"
+mkdir adir
+expect_exit 1 zip-tokenize -q -m speech.tok adir
+expect_stderr "adir: is a directory"
 printf 'u1 %s/u1.wav\nu1 %s/u2.wav\n' "$work" "$work" >dup.scp
 expect_exit 1 zip-tokenize -q -m speech.tok dup.scp
 expect_stderr "duplicate utterance id|appears twice"
