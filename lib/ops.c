@@ -1,4 +1,7 @@
-/* ops: forward and backward kernels of the decoder (see ops.h). */
+/* ops: forward and backward kernels of the decoder (see ops.h).
+ *
+ * Loops over rows skip the parallel region for a single row (decoding one
+ * token), where forking and joining the team costs more than the row. */
 #include "config.h"
 
 #include <math.h>
@@ -56,7 +59,7 @@ void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp
 
 void embedding_forward(float *out, const int32_t *tokens, const float *wte, int N, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
 	for (int n = 0; n < N; n++)
 		memcpy(out + (size_t)n * C, wte + (size_t)tokens[n] * C, (size_t)C * sizeof *out);
 }
@@ -79,7 +82,7 @@ void embedding_backward(float *dwte, const float *dout, const int32_t *tokens, i
 
 void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
 	for (int n = 0; n < N; n++) {
 		const float *x = inp + (size_t)n * C;
 		float *o = out + (size_t)n * C;
@@ -139,7 +142,7 @@ static void rope_apply(float *x, int N, int stride, int nh, int D, int T, int po
 		       const float *cos_t, const float *sin_t, float sign)
 {
 	int half = D / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
 	for (int n = 0; n < N; n++) {
 		int p = pos0 + n % T;
 		const float *cs = cos_t + (size_t)p * half, *sn = sin_t + (size_t)p * half;
@@ -266,7 +269,7 @@ void attention_backward(float *dqkv, float *datt, const float *dout, const float
 
 void swiglu_forward(float *out, const float *gu, int N, int F)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
 	for (int n = 0; n < N; n++) {
 		const float *g = gu + (size_t)n * 2 * F, *u = g + F;
 		float *o = out + (size_t)n * F;
