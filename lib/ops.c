@@ -36,6 +36,40 @@ static void matvec_forward(float *out, const float *inp, const float *w, int N, 
 	}
 }
 
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void matmul_forward_bf16(float *out, const float *inp, const uint16_t *w, int N, int C, int OC, int accumulate)
+{
+#pragma omp parallel for schedule(static)
+	for (int o = 0; o < OC; o++) {
+		const uint16_t *row = w + (size_t)o * C;
+		for (int n = 0; n < N; n++) {
+			const float *x = inp + (size_t)n * C;
+			float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+			for (int i = 0; i < C; i++) {
+				uint32_t bits = (uint32_t)row[i] << 16;
+				float f;
+				memcpy(&f, &bits, sizeof f);
+				s += f * x[i];
+			}
+			float *y = out + (size_t)n * OC + o;
+			*y = accumulate ? *y + s : s;
+		}
+	}
+}
+
+uint16_t float_to_bf16(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+	u += 0x7fffu + ((u >> 16) & 1);
+	return (uint16_t)(u >> 16);
+}
+
 void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC, int accumulate)
 {
 	if (N <= 4) {

@@ -365,6 +365,7 @@ void tower_free(struct tower *t)
 	free(t->grads);
 	free(t->rope_cos);
 	free(t->rope_sin);
+	free(t->bf16);
 	free_acts(t->acts);
 	free(t);
 }
@@ -589,6 +590,24 @@ static void cached_attention(float *out, float *scores_all, const float *qkv, co
 		}
 }
 
+void tower_use_bf16(struct tower *t)
+{
+	if (!t->bf16)
+		t->bf16 = xmallocarray(t->n_params, sizeof *t->bf16);
+	for (size_t i = 0; i < t->n_params; i++)
+		t->bf16[i] = float_to_bf16(t->params[i]);
+}
+
+/* A linear layer of the cached forward: bf16 weights for a few tokens when asked. */
+static void cached_linear(const struct tower *t, float *out, const float *inp, const float *w, int N, int C,
+			  int OC, int accumulate)
+{
+	if (t->bf16 && N <= 4)
+		matmul_forward_bf16(out, inp, t->bf16 + (w - t->params), N, C, OC, accumulate);
+	else
+		matmul_forward(out, inp, w, N, C, OC, accumulate);
+}
+
 const float *tower_cache_forward(const struct tower *t, struct tower_cache *c, const int32_t *tokens,
 				 int T, int pos0, bool all_logits)
 {
@@ -603,7 +622,7 @@ const float *tower_cache_forward(const struct tower *t, struct tower_cache *c, c
 	for (size_t l = 0; l < d.L; l++) {
 		float *kc = c->k + l * B * (size_t)c->cap * KD, *vc = c->v + l * B * (size_t)c->cap * KD;
 		rmsnorm_forward(c->ln, c->rstd, c->x, w->ln1 + l * d.C, N, C, eps);
-		matmul_forward(c->qkv, c->ln, w->wqkv + l * d.QKV * d.C, N, C, QKV, 0);
+		cached_linear(t, c->qkv, c->ln, w->wqkv + l * d.QKV * d.C, N, C, QKV, 0);
 		rope_forward(c->qkv, N, QKV, (int)(d.H + d.K), (int)d.D, T, pos0, t->rope_cos, t->rope_sin);
 		for (int n = 0; n < N; n++) { /* append this chunk's keys and values */
 			size_t at = ((size_t)(n / T) * c->cap + pos0 + n % T) * KD;
@@ -611,21 +630,21 @@ const float *tower_cache_forward(const struct tower *t, struct tower_cache *c, c
 			memcpy(vc + at, c->qkv + (size_t)n * QKV + d.HD + KD, (size_t)KD * sizeof(float));
 		}
 		cached_attention(c->atty, c->scores, c->qkv, kc, vc, B, T, pos0, c->cap, &d, c->nthreads);
-		matmul_forward(c->x, c->atty, w->wo + l * d.C * d.HD, N, HD, C, 1);
+		cached_linear(t, c->x, c->atty, w->wo + l * d.C * d.HD, N, HD, C, 1);
 		rmsnorm_forward(c->ln, c->rstd, c->x, w->ln2 + l * d.C, N, C, eps);
-		matmul_forward(c->gu, c->ln, w->wgu + l * 2 * d.F * d.C, N, C, 2 * F, 0);
+		cached_linear(t, c->gu, c->ln, w->wgu + l * 2 * d.F * d.C, N, C, 2 * F, 0);
 		swiglu_forward(c->hff, c->gu, N, F);
-		matmul_forward(c->x, c->hff, w->wdown + l * d.C * d.F, N, F, C, 1);
+		cached_linear(t, c->x, c->hff, w->wdown + l * d.C * d.F, N, F, C, 1);
 	}
 	if (all_logits) {
 		rmsnorm_forward(c->ln, c->rstd, c->x, w->norm, N, C, eps);
-		matmul_forward(c->logits, c->ln, w->lm_head, N, C, (int)d.V, 0);
+		cached_linear(t, c->logits, c->ln, w->lm_head, N, C, (int)d.V, 0);
 		return c->logits;
 	}
 	for (int b = 0; b < B; b++)
 		memcpy(c->last + (size_t)b * C, c->x + ((size_t)b * T + T - 1) * C, (size_t)C * sizeof(float));
 	rmsnorm_forward(c->ln, c->rstd, c->last, w->norm, B, C, eps);
-	matmul_forward(c->logits, c->ln, w->lm_head, B, C, (int)d.V, 0);
+	cached_linear(t, c->logits, c->ln, w->lm_head, B, C, (int)d.V, 0);
 	return c->logits;
 }
 

@@ -85,6 +85,7 @@ struct tower {
 	struct tower_weights g;
 	size_t n_tensors;
 	struct tower_tensor *tensors;
+	uint16_t *bf16; /* NULL, or params rounded to bfloat16 for decoding */
 	float *rope_cos, *rope_sin; /* (max_seq, D/2) */
 	struct tower_acts *acts;
 };
@@ -146,5 +147,9 @@ const float *tower_cache_forward(const struct tower *t, struct tower_cache *c, c
 /* Sequence b takes the cached positions [0,len) of old sequence src[b] (beams). */
 void tower_cache_reorder(struct tower_cache *c, const int *src, int len);
 int tower_cache_batch(const struct tower_cache *c);
+/* Decode steps of up to 4 tokens per call then read bfloat16 copies of the
+ * weights (half the memory traffic; logits change by ~1e-2 relative);
+ * longer chunks (prefill) still use the fp32 weights. */
+void tower_use_bf16(struct tower *t);
 
 #endif
