@@ -116,31 +116,6 @@ static void parse_options(struct options *o, int argc, char **argv)
 		cli_usage_error("--beam searches; it does not sample (drop --temperature)");
 }
 
-static cJSON *read_json_file(const char *path)
-{
-	struct zin *in = zin_open(path);
-	if (!in)
-		cli_die("%s", zerr_msg());
-	char *text = NULL;
-	size_t cap = 0, n = 0, len;
-	for (char *line; (line = zin_getline(in, &len));) {
-		xgrow(&text, &cap, n + len + 2, 1);
-		memcpy(text + n, line, len);
-		n += len;
-		text[n++] = '\n';
-	}
-	if (zin_failed(in))
-		cli_die("%s", zerr_msg());
-	zin_close(in);
-	xgrow(&text, &cap, n + 1, 1);
-	text[n] = 0;
-	cJSON *j = cJSON_Parse(text);
-	free(text);
-	if (!j)
-		cli_die("%s: not valid JSON", path);
-	return j;
-}
-
 static struct tower *load_model(const struct options *o, struct tower_meta *meta)
 {
 	struct st_file f;
@@ -150,11 +125,8 @@ static struct tower *load_model(const struct options *o, struct tower_meta *meta
 	memset(meta, 0, sizeof *meta);
 	meta->eos = -1;
 	if (o->config) {
-		cJSON *j = read_json_file(o->config);
-		int rc = tower_config_from_json(&c, j);
-		cJSON_Delete(j);
-		if (rc < 0)
-			cli_die("%s: %s", o->config, zerr_msg());
+		if (tower_config_read(&c, o->config) < 0)
+			cli_die("%s", zerr_msg());
 	} else if (tower_file_config(&f, &c, meta) < 0) {
 		cli_die("%s", zerr_msg());
 	}

@@ -14,6 +14,7 @@
 #include "tower.h"
 #include "xalloc.h"
 #include "zerr.h"
+#include "zio.h"
 
 /* ---- configuration ---- */
 
@@ -113,6 +114,40 @@ int tower_config_from_json(struct tower_config *c, const cJSON *j)
 	}
 	c->tie_embeddings = tie && cJSON_IsTrue(tie);
 	return tower_config_check(c);
+}
+
+int tower_config_read(struct tower_config *c, const char *path)
+{
+	struct zin *in = zin_open(path);
+	if (!in)
+		return -1;
+	char *text = NULL;
+	size_t cap = 0, n = 0, len;
+	for (char *line; (line = zin_getline(in, &len));) {
+		xgrow(&text, &cap, n + len + 2, 1);
+		memcpy(text + n, line, len);
+		n += len;
+		text[n++] = '\n';
+	}
+	bool failed = zin_failed(in);
+	zin_close(in);
+	if (failed) {
+		free(text);
+		return -1;
+	}
+	xgrow(&text, &cap, n + 1, 1);
+	text[n] = 0;
+	cJSON *j = cJSON_Parse(text);
+	free(text);
+	if (!j) {
+		zerr_set("%s: not valid JSON", path);
+		return -1;
+	}
+	int rc = tower_config_from_json(c, j);
+	cJSON_Delete(j);
+	if (rc < 0)
+		zerr_prefix("%s", path);
+	return rc;
 }
 
 cJSON *tower_config_to_json(const struct tower_config *c)

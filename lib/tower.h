@@ -48,6 +48,8 @@ void tower_config_default(struct tower_config *c);
  * rope_theta, rms_norm_eps, tie_word_embeddings). Checks the values. */
 int tower_config_from_json(struct tower_config *c, const cJSON *j);
 int tower_config_check(const struct tower_config *c);
+/* The same, from a JSON file; errors name the file. */
+int tower_config_read(struct tower_config *c, const char *path);
 cJSON *tower_config_to_json(const struct tower_config *c);
 size_t tower_config_params(const struct tower_config *c);
 
