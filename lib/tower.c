@@ -562,6 +562,42 @@ int tower_cache_batch(const struct tower_cache *c)
 	return c->B;
 }
 
+/* One new query against S cached positions (decoding): scores (S), softmax,
+ * weighted sum of the values. Cloned for AVX2/AVX-512 like the matvec,
+ * since it reads the whole cache of its head for every token. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void attend_one(float *o, float *sc, const float *q, const float *k, const float *v, int S, int KD,
+		       int D, float scale)
+{
+	float mx = -INFINITY;
+	for (int j = 0; j < S; j++) {
+		const float *kj = k + (size_t)j * KD;
+		float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+		for (int i = 0; i < D; i++)
+			s += q[i] * kj[i];
+		sc[j] = s * scale;
+		mx = sc[j] > mx ? sc[j] : mx;
+	}
+	float sum = 0.0f;
+	for (int j = 0; j < S; j++) {
+		sc[j] = expf(sc[j] - mx);
+		sum += sc[j];
+	}
+	float inv = 1.0f / sum;
+	for (int i = 0; i < D; i++)
+		o[i] = 0.0f;
+	for (int j = 0; j < S; j++) {
+		const float *vj = v + (size_t)j * KD;
+		float p = sc[j] * inv;
+#pragma omp simd
+		for (int i = 0; i < D; i++)
+			o[i] += p * vj[i];
+	}
+}
+
 /* Attention of T new queries per sequence against the cached keys
  * [0, pos0+T): query t sees positions up to pos0+t. */
 static void cached_attention(float *out, float *scores_all, const float *qkv, const float *kc,
@@ -579,19 +615,12 @@ static void cached_attention(float *out, float *scores_all, const float *qkv, co
 			const float *k = kc + (size_t)b * cap * KD + (size_t)kv * D;
 			const float *v = vc + (size_t)b * cap * KD + (size_t)kv * D;
 			float *o = out + (size_t)b * T * HD + (size_t)h * D;
-			if (T == 1) { /* decode: a dot product per cached position */
-				for (int j = 0; j < S; j++) {
-					const float *kj = k + (size_t)j * KD;
-					float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-					for (int i = 0; i < D; i++)
-						s += q[i] * kj[i];
-					sc[j] = s * scale;
-				}
-			} else {
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, S, D, scale, q, QKV, k, KD,
-					    0.0f, sc, cap);
+			if (T == 1) {
+				attend_one(o, sc, q, k, v, S, KD, D, scale);
+				continue;
 			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, S, D, scale, q, QKV, k, KD, 0.0f, sc,
+				    cap);
 			for (int t = 0; t < T; t++) {
 				float *row = sc + (size_t)t * cap;
 				int n = pos0 + t + 1;
@@ -608,20 +637,8 @@ static void cached_attention(float *out, float *scores_all, const float *qkv, co
 				for (int j = n; j < S; j++)
 					row[j] = 0.0f;
 			}
-			if (T > 1) {
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, S, 1.0f, sc, cap, v, KD,
-					    0.0f, o, HD);
-				continue;
-			}
-			for (int i = 0; i < D; i++)
-				o[i] = 0.0f;
-			for (int j = 0; j < S; j++) {
-				const float *vj = v + (size_t)j * KD;
-				float p = sc[j];
-#pragma omp simd
-				for (int i = 0; i < D; i++)
-					o[i] += p * vj[i];
-			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, S, 1.0f, sc, cap, v, KD, 0.0f, o,
+				    HD);
 		}
 }
 
