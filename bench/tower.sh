@@ -20,5 +20,5 @@ run() { # LABEL ENV...
 		sub(/.*"train_tokens_per_s": /, "", b); sub(/[,}].*/, "", b)
 		printf "'"$label"' training speed ratio zipper/pytorch: %.2f\n", a / b }'
 }
-run "as-is:" OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-}"
+run "as-is:"
 run "avx512:" -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
