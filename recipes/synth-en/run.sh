@@ -29,8 +29,8 @@ usage: run.sh [--tiny] [--stage N] [--stop-stage N] [-j N] [--seed N]
   --seed N          seed of every random choice (default 1)
   --dir DIR         work directory (default .)
   --bin DIR         directory holding zip-eval-wer (default: PATH)
-  --aligned-hours H planned hours of aligned speech (default 30)
-  --speech-hours H  planned hours of speech-only audio (default 55)
+  --aligned-hours H planned hours of aligned speech (default 27)
+  --speech-hours H  planned hours of speech-only audio (default 52)
   --force           redo the selected stages even when marked done
 e.g. ./run.sh --dir /data/synth-en -j 2
 See also: README in this directory, zip-eval-wer(1)
@@ -46,8 +46,8 @@ dir=.
 bin=
 tiny=false
 force=false
-aligned_hours=30
-speech_hours=55
+aligned_hours=27
+speech_hours=52
 
 while [ $# -gt 0 ]; do
 	case $1 in

@@ -13,6 +13,7 @@ is_installed() {
 # require_pkgs PKG...: stop with one line naming the first missing package.
 # Without dpkg (not Debian) only the programs are checked, by require_cmds.
 require_pkgs() {
+	local p
 	command -v dpkg-query >/dev/null || return 0
 	for p in "$@"; do
 		is_installed "$p" ||
@@ -22,6 +23,7 @@ require_pkgs() {
 
 # require_cmds CMD...: each program is on PATH.
 require_cmds() {
+	local c
 	for c in "$@"; do
 		command -v "$c" >/dev/null || die "missing program $c (see README: install step)"
 	done

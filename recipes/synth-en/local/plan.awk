@@ -38,10 +38,10 @@ FNR == 1 {
 	voice = vid[engine, 1 + int(r_voice * nv[engine]) % nv[engine]]
 
 	if (engine == "espeak") {
-		speed = 135 + int(r_speed * 71)     # words per minute
+		speed = 125 + int(r_speed * 75)     # words per minute (175 normal)
 		pitch = 30 + int(r_pitch * 41)      # espeak-ng 0..99, 50 normal
 	} else {
-		speed = sprintf("%.2f", 0.85 + 0.35 * r_speed) # duration stretch
+		speed = sprintf("%.2f", 0.9 + 0.35 * r_speed) # duration stretch
 		pitch = 0
 	}
 

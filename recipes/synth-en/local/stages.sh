@@ -82,7 +82,7 @@ stage1() {
 	awk '{ k = $0; sub(/^[^ ]+ */, "", k); if (k != "" && !(k in seen)) { seen[k] = 1; print } }' \
 		"$t/all.norm" | shuffle "$seed" 11 >"$t/unique.norm"
 	rm -f "$p"/*.txt "$p/text-only.ids"
-	awk -v out="$p" -v min="$MIN_WORDS" -v max="$MAX_WORDS" -v wps="$WORDS_PER_SECOND" -v lead="$LEAD_SECONDS" \
+	awk -v out="$p" -v min="$MIN_WORDS" -v max="$MAX_WORDS" -v so_min="$SPEECH_MIN_WORDS" -v wps="$WORDS_PER_SECOND" -v lead="$LEAD_SECONDS" \
 		-v n_dev="$n_dev" -v n_test_seen="$n_test_seen" -v n_test_unseen="$n_test_unseen" \
 		-v n_train="$n_train" -v n_speech="$n_speech" \
 		-v aligned_hours="$aligned_hours" -v speech_hours="$speech_hours" \
@@ -165,12 +165,12 @@ make_plan() {
 }
 
 # synthesise SET...: speak every planned utterance whose audio is missing,
-# in shards of 200 lines run -j at a time.
+# in shards of $SHARD_LINES lines run -j at a time.
 synthesise() {
 	local set shards=$dir/exp/shards start n
 	rm -rf "$shards"
 	mkdir -p "$shards"
-	for set in "$@"; do cat "$dir/exp/plan/$set.plan"; done | split -l 200 -d -a 5 - "$shards/shard."
+	for set in "$@"; do cat "$dir/exp/plan/$set.plan"; done | split -l "$SHARD_LINES" -d -a 5 - "$shards/shard."
 	n=$(cat "$shards"/shard.* | wc -l)
 	start=$(date +%s)
 	echo "  speaking $n utterances ($(ls "$shards" | wc -l) shards, -j $nj)"

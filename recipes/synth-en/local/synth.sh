@@ -1,14 +1,17 @@
 #!/bin/bash
 # synth.sh SHARD: speak every line of a plan shard (see plan.awk) whose FLAC
-# file is missing: synthesise, resample to 16 kHz mono, apply the effect, and
-# rename into place, so an interrupted run leaves no half-written audio.
-# festival lines are spoken by one festival process per shard (its start-up
-# costs more than a sentence).
+# file is missing: synthesise, resample to 16 kHz mono and apply the effect.
+# Files are made in a scratch folder beside their destination and renamed into
+# place at the end, so an interrupted run leaves no half-written audio (and
+# loses at most a shard). festival lines are spoken by one festival process
+# per shard (its start-up costs more than a sentence). Processes per file are
+# few on purpose: their start-up is most of the cost.
 set -euo pipefail
 export LC_ALL=C
 shard=$1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/synth-en.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+done_dirs=()
+trap 'rm -rf "$tmp" "${done_dirs[@]}"' EXIT
 # -R: repeatable (seeded dither); -V1: only errors.
 SOX="sox -R -V1"
 
@@ -26,14 +29,33 @@ finish() {
 		gain=$(awk -v s="$rms" -v n="$noise_rms" -v snr="$snr" 'BEGIN { printf "%.2f", s - snr - n }')
 		$SOX -m -v 0.5 "$tmp/clean.wav" -v 0.5 \
 			"|$SOX -n -r 16000 -c 1 -b 16 -p synth $(soxi -D "$tmp/clean.wav") pinknoise gain $gain" \
-			-t flac "$out.tmp" gain -n -1
-		mv "$out.tmp" "$out"
+			-t flac "$out" gain -n -1
 		return
 		;;
 	*) read -r -a fx <<<"$effect" ;;
 	esac
-	$SOX "$in" -r 16000 -c 1 -b 16 -t flac "$out.tmp" "${fx[@]}" rate
-	mv "$out.tmp" "$out"
+	$SOX "$in" -r 16000 -c 1 -b 16 -t flac "$out" "${fx[@]}" rate
+}
+
+# staged OUT: where OUT is made, in a scratch folder in OUT's folder (same
+# file system, so the final rename is atomic). Sets $staged.
+declare -A stage_of
+staged() {
+	local d=${1%/*}
+	if [ -z "${stage_of[$d]:-}" ]; then
+		mkdir -p "$d"
+		stage_of[$d]=$(mktemp -d "$d/.synth.XXXXXX")
+		done_dirs+=("${stage_of[$d]}")
+	fi
+	staged=${stage_of[$d]}/${1##*/}
+}
+
+# publish: rename every finished file into place.
+publish() {
+	local d
+	for d in "${!stage_of[@]}"; do
+		find "${stage_of[$d]}" -name '*.flac' -exec mv -t "$d" {} +
+	done
 }
 
 # The RMS level of the pink noise sox makes, to set SNRs from (measured once).
@@ -43,15 +65,15 @@ noise_rms=$($SOX -n -r 16000 -c 1 -b 16 -n synth 20 pinknoise stats 2>&1 |
 fest_lines=()
 while IFS=$'\t' read -r utt out engine setting speed pitch effect words; do
 	[ -s "$out" ] && continue
-	mkdir -p "$(dirname "$out")"
+	staged "$out"
 	case $engine in
 	espeak)
 		espeak-ng -v "$setting" -s "$speed" -p "$pitch" -w "$tmp/e.wav" "$words"
-		finish "$tmp/e.wav" "$out" "$effect"
+		finish "$tmp/e.wav" "$staged" "$effect"
 		;;
 	flite)
 		flite -voice "$setting" --setf duration_stretch="$speed" -t "$words" -o "$tmp/f.wav"
-		finish "$tmp/f.wav" "$out" "$effect"
+		finish "$tmp/f.wav" "$staged" "$effect"
 		;;
 	festival)
 		fest_lines+=("$utt"$'\t'"$out"$'\t'"$setting"$'\t'"$speed"$'\t'"$effect"$'\t'"$words")
@@ -63,7 +85,7 @@ while IFS=$'\t' read -r utt out engine setting speed pitch effect words; do
 	esac
 done <"$shard"
 
-[ ${#fest_lines[@]} -gt 0 ] || exit 0
+[ ${#fest_lines[@]} -gt 0 ] || { publish; exit 0; }
 # One festival run for the shard: a Scheme script saving one file per line.
 n=0
 for line in "${fest_lines[@]}"; do
@@ -80,5 +102,7 @@ n=0
 for line in "${fest_lines[@]}"; do
 	IFS=$'\t' read -r utt out setting speed effect words <<<"$line"
 	n=$((n + 1))
-	finish "$tmp/$n.wav" "$out" "$effect"
+	staged "$out"
+	finish "$tmp/$n.wav" "$staged" "$effect"
 done
+publish

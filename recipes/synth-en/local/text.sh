@@ -14,7 +14,12 @@ dict_paragraphs() {
 		END { if (p != "") print p }'
 }
 
-text_gcide() { dict_paragraphs /usr/share/dictd/gcide.dict.dz; }
+# GCIDE entries start "Head \\Pro*nun"ci*a`tion\\, n. [Etymology.]": the head,
+# pronunciation and part of speech are dropped (the etymology by sentences.awk).
+text_gcide() {
+	dict_paragraphs /usr/share/dictd/gcide.dict.dz |
+		awk '{ sub(/^[^\\]*\\[^\\]*\\[,;]? *([a-z]+\. *)*/, ""); print }'
+}
 text_foldoc() { dict_paragraphs /usr/share/dictd/foldoc.dict.dz; }
 text_jargon() { dict_paragraphs /usr/share/dictd/jargon.dict.dz; }
 
