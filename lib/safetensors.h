@@ -48,8 +48,9 @@ struct st_tensor {
 
 struct st_file {
 	char *path;
-	void *map;
+	void *map;      /* the whole file */
 	size_t map_size;
+	void *buffer;   /* internal: a realigned copy instead of a map, or NULL */
 	size_t n_tensors;
 	struct st_tensor *tensors; /* in file-offset order */
 	cJSON *metadata;           /* "__metadata__" object, or NULL */
