@@ -21,7 +21,7 @@ usage() {
 	cat <<EOF
 usage: run.sh [--tiny] [--stage N] [--stop-stage N] [-j N] [--seed N]
               [--dir DIR] [--bin DIR] [--aligned-hours H] [--speech-hours H]
-              [--force]
+              [--eval-utts N] [--force]
   --tiny            CI size: shipped sentences, espeak-ng only (about 30 s)
   --stage N         first stage to run (default 0)
   --stop-stage N    last stage to run (default 4)
@@ -31,6 +31,7 @@ usage: run.sh [--tiny] [--stage N] [--stop-stage N] [-j N] [--seed N]
   --bin DIR         directory holding zip-eval-wer (default: PATH)
   --aligned-hours H planned hours of aligned speech (default 27)
   --speech-hours H  planned hours of speech-only audio (default 52)
+  --eval-utts N     utterances in each of dev, test-seen, test-unseen (default 1200)
   --force           redo the selected stages even when marked done
 e.g. ./run.sh --dir /data/synth-en -j 2
 See also: README in this directory, zip-eval-wer(1)
@@ -48,6 +49,7 @@ tiny=false
 force=false
 aligned_hours=27
 speech_hours=52
+eval_utts=1200
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -62,12 +64,13 @@ while [ $# -gt 0 ]; do
 	--bin) bin=${2:?}; shift ;;
 	--aligned-hours) aligned_hours=${2:?}; shift ;;
 	--speech-hours) speech_hours=${2:?}; shift ;;
+	--eval-utts) eval_utts=${2:?}; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
 	esac
 	shift
 done
-for v in "$stage" "$stop_stage" "$nj" "$seed"; do
+for v in "$stage" "$stop_stage" "$nj" "$seed" "$eval_utts"; do
 	case $v in '' | *[!0-9]*) echo "run.sh: '$v' is not a non-negative integer" >&2; exit 2 ;; esac
 done
 [ "$nj" -ge 1 ] || { echo "run.sh: -j must be at least 1" >&2; exit 2; }

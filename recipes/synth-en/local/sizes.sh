@@ -8,7 +8,7 @@ WORDS_PER_SECOND=3.2  # espeak-ng/flite/festival at the speeds drawn below
 LEAD_SECONDS=0.45     # leading and trailing silence of a synthesised file
 MIN_WORDS=4           # sentence length of the speech corpora, in words
 MAX_WORDS=30
-SPEECH_MIN_WORDS=12   # speech-only: longer sentences, fewer files to make
+SPEECH_MIN_WORDS=14   # speech-only: longer sentences, fewer files to make
 SHARD_LINES=100       # utterances per synthesis job
 
 if [ "$tiny" = true ]; then
@@ -20,7 +20,7 @@ if [ "$tiny" = true ]; then
 	aug_percent=30
 	subsets="1 3 10 30 100"
 else
-	n_dev=1200 n_test_seen=1200 n_test_unseen=1200
+	n_dev=$eval_utts n_test_seen=$eval_utts n_test_unseen=$eval_utts
 	n_train= n_speech= # from the hours, in stage 1
 	engine_mix="92 5 3"
 	aug_percent=30

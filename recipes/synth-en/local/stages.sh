@@ -167,15 +167,18 @@ make_plan() {
 # synthesise SET...: speak every planned utterance whose audio is missing,
 # in shards of $SHARD_LINES lines run -j at a time.
 synthesise() {
-	local set shards=$dir/exp/shards start n
+	local set shards=$dir/exp/shards start cpu n
 	rm -rf "$shards"
 	mkdir -p "$shards"
 	for set in "$@"; do cat "$dir/exp/plan/$set.plan"; done | split -l "$SHARD_LINES" -d -a 5 - "$shards/shard."
 	n=$(cat "$shards"/shard.* | wc -l)
 	start=$(date +%s)
+	cpu_seconds >"$dir/exp/cpu.tmp"
+	cpu=$(cat "$dir/exp/cpu.tmp")
 	echo "  speaking $n utterances ($(ls "$shards" | wc -l) shards, -j $nj)"
 	ls "$shards"/shard.* | run_parallel "$nj" "$local_dir/synth.sh" || die "synthesis failed (rerun to resume)"
-	echo "  spoke them in $(($(date +%s) - start)) s"
+	cpu_seconds >"$dir/exp/cpu.tmp"
+	echo "  spoke them in $(($(date +%s) - start)) s, $(awk -v a="$cpu" -v b="$(cat "$dir/exp/cpu.tmp")" 'BEGIN { printf "%.1f", b - a }') CPU s"
 }
 
 # write_manifests SET PLAN text|notext: data/SET/{wav.scp,text,utt2spk,
@@ -196,6 +199,17 @@ write_manifests() {
 	cut -d' ' -f2 "$d/wav.scp" | xargs -r soxi -D | paste -d' ' <(cut -d' ' -f1 "$d/wav.scp") - >"$d/utt2dur"
 	rm -f "$d/plan.tmp"
 	echo "  data/$set: $(wc -l <"$d/wav.scp") utterances, $(hours_of "$d/utt2dur") h, $(wc -l <"$d/spk2utt") voices"
+}
+
+# cpu_seconds: user + system CPU time of this shell's finished children
+# (times must run in this shell, not in a pipeline's subshell).
+cpu_seconds() {
+	times >"$dir/exp/times.tmp"
+	awk 'NR == 2 {
+		t = 0
+		for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
+		printf "%.2f\n", t
+	}' "$dir/exp/times.tmp"
 }
 
 utt2spk_to_spk2utt() {
@@ -219,30 +233,30 @@ subset_manifests() {
 # write_summary OUT: hours, utterances, voices and words of every corpus,
 # printed as a table and written as JSON.
 write_summary() {
-	local out=$1 set d words first=true
+	local out=$1 set d words hours utts voices rows= sep=
+	for set in $ALIGNED_SPLITS $(for pct in $subsets; do echo "train-${pct}pct"; done) speech-only; do
+		d=$dir/data/$set
+		[ -s "$d/wav.scp" ] || continue
+		if [ -f "$d/text" ]; then
+			words=$(cut -d' ' -f2- "$d/text" | wc -w)
+		else
+			words=$(cut -f8 "$dir/exp/plan/$set.plan" | wc -w)
+		fi
+		hours=$(hours_of "$d/utt2dur") utts=$(wc -l <"$d/wav.scp") voices=$(wc -l <"$d/spk2utt")
+		printf '  %-14s %9s h %8d utterances %5d voices %9d words\n' "$set" "$hours" "$utts" "$voices" "$words"
+		rows="$rows$sep    \"$set\": {\"hours\": $hours, \"utterances\": $utts, \"voices\": $voices, \"words\": $words}"
+		sep=$',\n'
+	done
+	local tsent twords audio total
+	tsent=$(wc -l <"$dir/data/text-only/corpus.txt") twords=$(wc -w <"$dir/data/text-only/corpus.txt")
+	audio=$(du -sb "$dir/audio" | cut -f1) total=$(du -sb "$dir" | cut -f1)
+	printf '  %-14s %9d sentences %29d words\n' text-only "$tsent" "$twords"
+	printf '  disk: audio %.2f GB, work directory %.2f GB\n' "$(awk -v b="$audio" 'BEGIN { print b / 1e9 }')" \
+		"$(awk -v b="$total" 'BEGIN { print b / 1e9 }')"
 	{
-		printf '{\n  "seed": %s,\n  "tiny": %s,\n  "splits": {\n' "$seed" "$tiny"
-		for set in $ALIGNED_SPLITS $(for p in $subsets; do echo "train-${p}pct"; done) speech-only; do
-			d=$dir/data/$set
-			[ -s "$d/wav.scp" ] || continue
-			if [ -f "$d/text" ]; then
-				words=$(cut -d' ' -f2- "$d/text" | wc -w)
-			else
-				words=$(cut -f8 "$dir/exp/plan/$set.plan" | wc -w)
-			fi
-			$first || printf ',\n'
-			first=false
-			printf '    "%s": {"hours": %s, "utterances": %d, "voices": %d, "words": %d}' \
-				"$set" "$(hours_of "$d/utt2dur")" "$(wc -l <"$d/wav.scp")" "$(wc -l <"$d/spk2utt")" "$words"
-		done
-		printf '\n  },\n'
-		printf '  "text-only": {"sentences": %d, "words": %d},\n' \
-			"$(wc -l <"$dir/data/text-only/corpus.txt")" "$(wc -w <"$dir/data/text-only/corpus.txt")"
-		printf '  "disk_bytes": {"audio": %d, "total": %d}\n}\n' \
-			"$(du -sb "$dir/audio" | cut -f1)" "$(du -sb "$dir" | cut -f1)"
+		printf '{\n  "seed": %s,\n  "tiny": %s,\n  "splits": {\n%s\n  },\n' "$seed" "$tiny" "$rows"
+		printf '  "text-only": {"sentences": %d, "words": %d},\n' "$tsent" "$twords"
+		printf '  "disk_bytes": {"audio": %d, "total": %d}\n}\n' "$audio" "$total"
 	} >"$out.tmp"
 	mv "$out.tmp" "$out"
-	awk -F'[{}:,"]+' '/"hours"/ { printf "  %-14s %9s h %8s utterances %6s voices %10s words\n", $2, $4, $6, $8, $10 }
-		/"text-only"/ { printf "  %-14s %8s sentences %10s words\n", "text-only", $4, $6 }
-		/"audio"/ { printf "  disk: audio %.2f GB, all %.2f GB\n", $4 / 1e9, $6 / 1e9 }' "$out"
 }

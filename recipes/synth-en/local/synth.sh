@@ -17,18 +17,18 @@ SOX="sox -R -V1"
 
 # finish IN.wav OUT.flac EFFECT: 16 kHz mono 16-bit FLAC with the effect.
 finish() {
-	local in=$1 out=$2 effect=$3 fx=() snr rms gain
+	local in=$1 out=$2 effect=$3 fx=() snr len gain
 	case $effect in
 	none) ;;
 	noise*)
 		# Pink noise SNR dB below the speech RMS level; the sum peak-normalised.
 		snr=${effect#noise }
 		$SOX "$in" -r 16000 -c 1 -b 16 "$tmp/clean.wav" rate
-		rms=$($SOX "$tmp/clean.wav" -n stats 2>&1 | awk '/^RMS lev dB/ { print $4 }')
-		case $rms in '' | *inf*) rms=-30 ;; esac
-		gain=$(awk -v s="$rms" -v n="$noise_rms" -v snr="$snr" 'BEGIN { printf "%.2f", s - snr - n }')
+		read -r len gain < <($SOX "$tmp/clean.wav" -n stats 2>&1 | awk -v n="$noise_rms" -v snr="$snr" '
+			/^RMS lev dB/ { rms = $4 } /^Length s/ { len = $3 }
+			END { if (rms == "" || rms ~ /inf/) rms = -30; printf "%s %.2f\n", len, rms - snr - n }')
 		$SOX -m -v 0.5 "$tmp/clean.wav" -v 0.5 \
-			"|$SOX -n -r 16000 -c 1 -b 16 -p synth $(soxi -D "$tmp/clean.wav") pinknoise gain $gain" \
+			"|$SOX -n -r 16000 -c 1 -b 16 -p synth $len pinknoise gain $gain" \
 			-t flac "$out" gain -n -1
 		return
 		;;
