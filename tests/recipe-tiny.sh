@@ -99,6 +99,19 @@ assert_same "$work/victim.flac" "$victim"
 bash "$recipe" --tiny --dir "$out" -j 1 --seed 3 --bin "$top_builddir/cmd" >"$work/log3" 2>&1 || fail "rerun failed"
 [ "$(grep -c 'already done' "$work/log3")" -eq 5 ] || fail "done stages were not skipped"
 
+# Own recordings: imported transcripts are normalised, manifests complete,
+# and a test split's sentences leave the text corpus.
+head -n 2 "$d/dev/wav.scp" >"$work/my.scp"
+awk '{ print $1, "Hello, World! It is 42." }' "$work/my.scp" >"$work/my.txt"
+echo "hello world it is forty two" >>"$d/text-only/corpus.txt"
+bash "$top_srcdir/recipes/synth-en/local/import_data.sh" --bin "$top_builddir/cmd" "$out" test-mine \
+	"$work/my.scp" "$work/my.txt" >"$work/log4" 2>&1 || fail "import_data.sh failed: $(cat "$work/log4")"
+[ "$(cut -d' ' -f2- "$d/test-mine/text" | sort -u)" = "hello world it is forty two" ] || fail "imported text not normalised"
+[ "$(wc -l <"$d/test-mine/utt2dur")" -eq 2 ] && [ "$(wc -l <"$d/test-mine/spk2utt")" -eq 2 ] || fail "imported manifests incomplete"
+! grep -qx "hello world it is forty two" "$d/text-only/corpus.txt" || fail "imported test sentence still in the text corpus"
+expect_exit 1 bash "$top_srcdir/recipes/synth-en/local/import_data.sh" "$out" x "$work/none.scp"
+expect_one_line_stderr
+
 # A bad option is a usage error.
 expect_exit 2 bash "$recipe" --no-such-option
 expect_exit 2 bash "$recipe" -j x

@@ -239,8 +239,10 @@ write_summary() {
 		[ -s "$d/wav.scp" ] || continue
 		if [ -f "$d/text" ]; then
 			words=$(cut -d' ' -f2- "$d/text" | wc -w)
-		else
+		elif [ -f "$dir/exp/plan/$set.plan" ]; then
 			words=$(cut -f8 "$dir/exp/plan/$set.plan" | wc -w)
+		else
+			words=0 # imported audio without transcripts
 		fi
 		hours=$(hours_of "$d/utt2dur") utts=$(wc -l <"$d/wav.scp") voices=$(wc -l <"$d/spk2utt")
 		printf '  %-14s %9s h %8d utterances %5d voices %9d words\n' "$set" "$hours" "$utts" "$voices" "$words"
