@@ -95,6 +95,8 @@ for s in 0 1 2 3 4; do
 		continue
 	fi
 	start=$(date +%s)
+	# Not done until this run of it finishes; the later stages use its output.
+	for t in 0 1 2 3 4; do [ "$t" -lt "$s" ] || rm -f "$dir/exp/stage$t.done"; done
 	echo "run.sh: stage $s: $(stage_title "$s")"
 	"stage$s"
 	mkdir -p "$dir/exp"

@@ -158,6 +158,7 @@ make_plan() {
 	local in=$dir/data/local/sentences/$set.txt out=$dir/exp/plan/$set.plan
 	[ -f "$in" ] || die "no $in: run stage 1 first"
 	mkdir -p "$dir/exp/plan" "$audio"
+	rm -rf "$audio"/.synth.* # scratch folders of a killed run
 	awk -v seed="$seed" -v salt="$salt" -v class="$class" -v mix="$engine_mix" \
 		-v aug="$aug_percent" -v audio="$audio" -f "$local_dir/rng.awk" -f "$local_dir/plan.awk" \
 		"$dir/data/local/voices.txt" "$in" >"$out.tmp"
@@ -176,7 +177,7 @@ synthesise() {
 	cpu_seconds >"$dir/exp/cpu.tmp"
 	cpu=$(cat "$dir/exp/cpu.tmp")
 	echo "  speaking $n utterances ($(ls "$shards" | wc -l) shards, -j $nj)"
-	ls "$shards"/shard.* | run_parallel "$nj" "$local_dir/synth.sh" || die "synthesis failed (rerun to resume)"
+	ls "$shards"/shard.* | run_parallel "$nj" bash "$local_dir/synth.sh" || die "synthesis failed (rerun to resume)"
 	cpu_seconds >"$dir/exp/cpu.tmp"
 	echo "  spoke them in $(($(date +%s) - start)) s, $(awk -v a="$cpu" -v b="$(cat "$dir/exp/cpu.tmp")" 'BEGIN { printf "%.1f", b - a }') CPU s"
 }
