@@ -17,13 +17,13 @@ if [ "$tiny" = true ]; then
 	aligned_hours= speech_hours=
 	# Engine shares of the voices, in percent (espeak flite festival).
 	engine_mix="100 0 0"
-	aug_percent=30
+	aug_percent=25
 	subsets="1 3 10 30 100"
 else
 	n_dev=$eval_utts n_test_seen=$eval_utts n_test_unseen=$eval_utts
 	n_train= n_speech= # from the hours, in stage 1
-	engine_mix="92 5 3"
-	aug_percent=30
+	engine_mix="94 4 2"
+	aug_percent=25
 	subsets="1 3 10 30 100"
 fi
 

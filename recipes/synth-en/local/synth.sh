@@ -62,47 +62,71 @@ publish() {
 noise_rms=$($SOX -n -r 16000 -c 1 -b 16 -n synth 20 pinknoise stats 2>&1 |
 	awk '/^RMS lev dB/ { print $4 }')
 
-fest_lines=()
-while IFS=$'\t' read -r utt out engine setting speed pitch effect words; do
-	[ -s "$out" ] && continue
-	staged "$out"
+# Python 3 lets espeak-ng start once per shard (espeak_batch.py); without it
+# (or with SYNTH_EN_NO_PYTHON=1) the espeak-ng program runs per utterance.
+# One espeak-ng or festival process carries a little state from sentence to
+# sentence (a few samples), so a batch always speaks every line of its shard
+# in order and keeps the missing ones: a resumed shard makes the same bytes.
+py=$(command -v python3 || true)
+[ -z "${SYNTH_EN_NO_PYTHON:-}" ] || py=
+
+lines=() need=() missing=0
+while IFS= read -r line; do
+	IFS=$'\t' read -r utt out rest <<<"$line"
+	lines+=("$line")
+	if [ -s "$out" ]; then need+=(0); else need+=(1); missing=$((missing + 1)); fi
+done <"$shard"
+[ "$missing" -gt 0 ] || exit 0
+
+# Each engine speaks into $tmp/N.wav (N = line number in the shard).
+: >"$tmp/espeak.list"
+: >"$tmp/say.scm"
+for i in "${!lines[@]}"; do
+	IFS=$'\t' read -r utt out engine setting speed pitch effect words <<<"${lines[$i]}"
 	case $engine in
 	espeak)
-		espeak-ng -v "$setting" -s "$speed" -p "$pitch" -w "$tmp/e.wav" "$words"
-		finish "$tmp/e.wav" "$staged" "$effect"
+		if [ -n "$py" ]; then
+			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$setting" "$speed" "$pitch" "${need[$i]}" "$words" >>"$tmp/espeak.list"
+		elif [ "${need[$i]}" = 1 ]; then
+			espeak-ng -v "$setting" -s "$speed" -p "$pitch" -w "$tmp/$i.wav" "$words"
+		fi
 		;;
 	flite)
-		flite -voice "$setting" --setf duration_stretch="$speed" -t "$words" -o "$tmp/f.wav"
-		finish "$tmp/f.wav" "$staged" "$effect"
+		[ "${need[$i]}" = 0 ] ||
+			flite -voice "$setting" --setf duration_stretch="$speed" -t "$words" -o "$tmp/$i.wav"
 		;;
 	festival)
-		fest_lines+=("$utt"$'\t'"$out"$'\t'"$setting"$'\t'"$speed"$'\t'"$effect"$'\t'"$words")
+		{
+			printf '(voice_%s)\n(Parameter.set (quote Duration_Stretch) %s)\n' "$setting" "$speed"
+			printf '(utt.save.wave (utt.synth (Utterance Text "%s")) "%s/%d.wav" (quote riff))\n' "$words" "$tmp" "$i"
+		} >>"$tmp/say.scm"
 		;;
 	*)
 		echo "synth.sh: $shard: $utt: unknown engine '$engine'" >&2
 		exit 1
 		;;
 	esac
-done <"$shard"
+done
+if [ -s "$tmp/espeak.list" ] && grep -q "$(printf '\t')1$(printf '\t')" "$tmp/espeak.list"; then
+	"$py" "${BASH_SOURCE[0]%/*}/espeak_batch.py" "$tmp/espeak.list" "$tmp" || {
+		echo "synth.sh: $shard: espeak_batch.py failed" >&2
+		exit 1
+	}
+fi
+if [ -s "$tmp/say.scm" ]; then
+	festival -b "$tmp/say.scm" >/dev/null 2>&1 || {
+		echo "synth.sh: $shard: festival failed on $tmp/say.scm" >&2
+		exit 1
+	}
+fi
 
-[ ${#fest_lines[@]} -gt 0 ] || { publish; exit 0; }
-# One festival run for the shard: a Scheme script saving one file per line.
-n=0
-for line in "${fest_lines[@]}"; do
-	IFS=$'\t' read -r utt out setting speed effect words <<<"$line"
-	n=$((n + 1))
-	printf '(voice_%s)\n(Parameter.set (quote Duration_Stretch) %s)\n' "$setting" "$speed"
-	printf '(utt.save.wave (utt.synth (Utterance Text "%s")) "%s/%d.wav" (quote riff))\n' "$words" "$tmp" "$n"
-done >"$tmp/say.scm"
-festival -b "$tmp/say.scm" >/dev/null 2>&1 || {
-	echo "synth.sh: $shard: festival failed on $tmp/say.scm" >&2
-	exit 1
-}
-n=0
-for line in "${fest_lines[@]}"; do
-	IFS=$'\t' read -r utt out setting speed effect words <<<"$line"
-	n=$((n + 1))
+# Resample, apply the effects, and move the finished files into place.
+for i in "${!lines[@]}"; do
+	[ "${need[$i]}" = 1 ] || continue
+	IFS=$'\t' read -r utt out engine setting speed pitch effect words <<<"${lines[$i]}"
+	[ -s "$tmp/$i.wav" ] || { echo "synth.sh: $shard: $utt: no audio from $engine" >&2; exit 1; }
 	staged "$out"
-	finish "$tmp/$n.wav" "$staged" "$effect"
+	finish "$tmp/$i.wav" "$staged" "$effect"
+	rm -f "$tmp/$i.wav"
 done
 publish

@@ -7,7 +7,9 @@
 # with them; flite rms and festival ked never speak a training sentence.
 
 # The 8 English accents of espeak-ng 1.51 (the mbrola ones need extra data).
-ESPEAK_ACCENTS_SEEN="en-gb en-us en-gb-scotland en-gb-x-gbclan en-gb-x-rp en-029 en-us-nyc"
+# British English is "en": with "en-gb" (a language, not a voice) espeak-ng
+# silently ignores the +variant. Variants are file names: case matters.
+ESPEAK_ACCENTS_SEEN="en en-us en-gb-scotland en-gb-x-gbclan en-gb-x-rp en-029 en-us-nyc"
 ESPEAK_ACCENTS_UNSEEN="en-gb-x-gbcwmd"
 # Variants (file names under espeak-ng-data/voices/!v). Left out: Demonic,
 # UniRobot, anikaRobot, "Mr serious" (a space in its name), fast, whisper and
