@@ -58,7 +58,7 @@ write_voices() {
 }
 
 tolower() {
-	printf '%s' "$1" | tr 'A-Z' 'a-z'
+	printf '%s' "${1,,}"
 }
 
 # fest_name VOICE: kal_diphone -> kal, cmu_us_slt_arctic_hts -> slt.
