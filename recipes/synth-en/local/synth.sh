@@ -32,9 +32,14 @@ finish() {
 			-t flac "$out" gain -n -1
 		return
 		;;
-	*) read -r -a fx <<<"$effect" ;;
+	*)
+		# Headroom for the effect (reverb adds energy), then peak-normalised.
+		read -r -a fx <<<"$effect"
+		$SOX "$in" -r 16000 -c 1 -b 16 -t flac "$out" gain -6 "${fx[@]}" rate gain -n -1
+		return
+		;;
 	esac
-	$SOX "$in" -r 16000 -c 1 -b 16 -t flac "$out" "${fx[@]}" rate
+	$SOX "$in" -r 16000 -c 1 -b 16 -t flac "$out" rate
 }
 
 # staged OUT: where OUT is made, in a scratch folder in OUT's folder (same
