@@ -54,6 +54,7 @@ function keep(s,  nwords, t, ws) {
 	if (s ~ /[0-9][,.:][0-9]/) return          # 1,000  3.5  10:30
 	if (s ~ /[.][.]|[,;:][,;:.]|-/) return     # ellipses, leftovers of markup
 	if (s ~ /[.!?] [0-9]+[.]$/) return         # a numbered item after a sentence
+	if (s ~ /(^| )[A-Za-z][.] ./) return       # initials, "n." and "p. p." of dictionaries
 	nwords = split(s, ws, " ")
 	if (nwords < min || nwords > max) return
 	print s
