@@ -10,8 +10,8 @@ set -euo pipefail
 export LC_ALL=C
 shard=$1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/synth-en.XXXXXX")
-done_dirs=()
-trap 'rm -rf "$tmp" "${done_dirs[@]}"' EXIT
+scratch_dirs=()
+trap 'rm -rf "$tmp" "${scratch_dirs[@]}"' EXIT
 # -R: repeatable (seeded dither); -V1: only errors.
 SOX="sox -R -V1"
 
@@ -50,7 +50,7 @@ staged() {
 	if [ -z "${stage_of[$d]:-}" ]; then
 		mkdir -p "$d"
 		stage_of[$d]=$(mktemp -d "$d/.synth.XXXXXX")
-		done_dirs+=("${stage_of[$d]}")
+		scratch_dirs+=("${stage_of[$d]}")
 	fi
 	staged=${stage_of[$d]}/${1##*/}
 }
