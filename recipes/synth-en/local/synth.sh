@@ -33,9 +33,11 @@ finish() {
 		return
 		;;
 	*)
-		# Headroom for the effect (reverb adds energy), then peak-normalised.
+		# Resampled first, so band limits up to 8 kHz are valid whatever the
+		# voice's own rate (festival's and flite's 8 kHz voices); headroom for
+		# the effect (reverb adds energy), then peak-normalised.
 		read -r -a fx <<<"$effect"
-		$SOX "$in" -r 16000 -c 1 -b 16 -t flac "$out" gain -6 "${fx[@]}" rate gain -n -1
+		$SOX "$in" -r 16000 -c 1 -b 16 -t flac "$out" gain -6 rate "${fx[@]}" gain -n -1
 		return
 		;;
 	esac
