@@ -43,11 +43,12 @@ void kv_close(struct kv_reader *r);
  * Lines "id id id ..." (decimal token ids, possibly none) keyed as above.
  * The first line may be a header: "#! zipper tokens" followed by key=value
  * fields in any order: modality (lowercase letters), vocab (a positive
- * integer), tokenizer (1-64 lowercase hex digits); each at most once, all
+ * integer < 2^31), tokenizer (1-64 lowercase hex digits); each at most once, all
  * optional; unknown keys are ignored (forward compatibility); a malformed one
  * fails tok_open ("file:1: bad vocab 'x' in token header (expected a positive
  * integer)"). Other lines starting with '#' are comments, except a later
- * header line (as cat a.tok b.tok leaves), which must equal the first.
+ * header line (as cat a.tok b.tok leaves), which must equal the first (so
+ * ids starting with '#' cannot be used in token archives; tok_write rejects them).
  * Token errors: "file:4: token 'x' is not an integer", "file:4: token 1030
  * is outside the vocabulary [0, 1026)"; with no bound at all, "... is
  * negative" and "... is too large for an int32". */
@@ -88,7 +89,14 @@ int tok_write(struct tok_writer *w, const char *id, const int32_t *ids, size_t n
 int tok_commit(struct tok_writer *w); /* frees w */
 void tok_abort(struct tok_writer *w); /* frees w */
 
-/* ---- tensor archives (float32, C order) ---- */
+/* ---- tensor archives (float32, C order) ----
+ *
+ * Records "id" SP <NPY blob>, back to back, as numpy.lib.format.write_array
+ * writes them after the id and a space (tests/ref/npy_fixture.py reads and
+ * writes them with NumPy). Errors name the record, counted from 1:
+ * "file: record 3 (utt7): NPY header: fortran_order True is not supported",
+ * "file: record 3 (utt7): truncated data (20 of 48 bytes)",
+ * "file: record 4: duplicate utterance id 'utt7' (first at record 3)". */
 
 enum { TENSOR_MAX_DIMS = 8 };
 
@@ -104,7 +112,10 @@ struct tensor_reader;
 
 struct tensor_reader *tensor_open(const char *path);
 /* Accepts NPY v1.0/2.0 with descr '<f4' (also '<f8', converted) and
- * fortran_order False. */
+ * fortran_order False; the header dict must hold exactly 'descr',
+ * 'fortran_order' and 'shape' (a tuple of non-negative ints, at most
+ * TENSOR_MAX_DIMS). 1 with *rec filled in, 0 at end, -1 on error. rec->data
+ * is never NULL (even when count is 0) and is valid until the next call. */
 int tensor_next(struct tensor_reader *r, struct tensor_rec *rec);
 const char *tensor_name(const struct tensor_reader *r);
 void tensor_close(struct tensor_reader *r);
@@ -112,6 +123,9 @@ void tensor_close(struct tensor_reader *r);
 struct tensor_writer;
 
 struct tensor_writer *tensor_create(const char *path);
+/* Writes '<f4' NPY v1.0 records byte for byte as NumPy does. data: (shape),
+ * C order; ndim 0 is a scalar. Rejects (-1, nothing written) invalid or
+ * repeated ids and bad shapes. */
 int tensor_write(struct tensor_writer *w, const char *id, const float *data, int ndim, const int64_t *shape);
 int tensor_commit(struct tensor_writer *w);
 void tensor_abort(struct tensor_writer *w);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,6 +485,22 @@ START_TEST(test_tok_header_variants)
 	tok_close(r);
 	free(path);
 
+	/* The int32 edges. */
+	path = put_text("big.tok", "#! zipper tokens vocab=2147483647\nu 2147483646 0\n");
+	r = tok_open(path, 0);
+	ck_assert_int_eq(tok_header(r)->vocab, 2147483647);
+	ck_assert_int_eq(tok_next(r, &id, &ids, &n), 1);
+	ck_assert_int_eq(ids[0], 2147483646);
+	tok_close(r);
+	free(path);
+	path = put_text("big2.tok", "u 2147483647 007\n");
+	r = tok_open(path, 0);
+	ck_assert_int_eq(tok_next(r, &id, &ids, &n), 1);
+	ck_assert_int_eq(ids[0], 2147483647);
+	ck_assert_int_eq(ids[1], 7);
+	tok_close(r);
+	free(path);
+
 	path = put_text("e.tok", "#! zipper tokens\n");
 	r = tok_open(path, 0);
 	ck_assert(tok_header(r)->present);
@@ -501,8 +518,10 @@ static const struct {
 	{ "#! zipper tokens vocab=x\n", ":1: bad vocab 'x' in token header (expected a positive integer)" },
 	{ "#! zipper tokens vocab=0\n", ":1: bad vocab '0' in token header (expected a positive integer)" },
 	{ "#! zipper tokens vocab=-4\n", ":1: bad vocab '-4' in token header (expected a positive integer)" },
-	{ "#! zipper tokens vocab=2147483649\n",
-	  ":1: bad vocab '2147483649' in token header (expected a positive integer)" },
+	{ "#! zipper tokens vocab=2147483648\n",
+	  ":1: bad vocab '2147483648' in token header (expected a positive integer)" },
+	{ "#! zipper tokens vocab=99999999999999999999\n",
+	  ":1: bad vocab '99999999999999999999' in token header (expected a positive integer)" },
 	{ "#! zipper tokens vocab=\n", ":1: bad vocab '' in token header (expected a positive integer)" },
 	{ "#! zipper tokens modality=Speech\n",
 	  ":1: bad modality 'Speech' in token header (expected lowercase letters)" },
@@ -651,6 +670,8 @@ START_TEST(test_tok_writer_rejects)
 	assert_error_at(path, ":3: utterance id contains a blank");
 	ck_assert_int_eq(tok_write(w, "", ok, 1), -1);
 	assert_error_at(path, ":3: utterance id is empty");
+	ck_assert_int_eq(tok_write(w, "#b", ok, 1), -1);
+	assert_error_at(path, ":3: utterance id starts with '#' (a comment in token archives)");
 	ck_assert_int_eq(tok_write(w, "a", ok, 1), -1);
 	assert_error_at(path, ":3: duplicate utterance id 'a' (first at line 2)");
 	/* Rejected records leave nothing behind: "b" is still free. */
@@ -683,6 +704,342 @@ START_TEST(test_tok_writer_rejects)
 }
 END_TEST
 
+/* ---- tensor archives ---- */
+
+static char *data_path(const char *name)
+{
+	const char *top = getenv("top_srcdir");
+	return xasprintf("%s/tests/data/%s", top ? top : ".", name);
+}
+
+static void assert_close(float got, double want)
+{
+	ck_assert_msg(fabs(got - want) <= 1e-6 * fabs(want), "%.9g, expected %.9g", got, want);
+}
+
+/* The records of tests/data/feats.ark (see tests/ref/npy_fixture.py). */
+static void check_feats(struct tensor_reader *r, struct tensor_writer *copy)
+{
+	struct tensor_rec rec;
+	ck_assert_int_eq(tensor_next(r, &rec), 1);
+	ck_assert_str_eq(rec.id, "utt1");
+	ck_assert_int_eq(rec.ndim, 2);
+	ck_assert_int_eq(rec.shape[0], 3);
+	ck_assert_int_eq(rec.shape[1], 4);
+	ck_assert_uint_eq(rec.count, 12);
+	for (int i = 0; i < 12; i++)
+		ck_assert(rec.data[i] == (float)(i / 7.0));
+	ck_assert_int_eq(tensor_write(copy, rec.id, rec.data, rec.ndim, rec.shape), 0);
+
+	ck_assert_int_eq(tensor_next(r, &rec), 1);
+	ck_assert_str_eq(rec.id, "utt2");
+	ck_assert_int_eq(rec.ndim, 2);
+	ck_assert_int_eq(rec.shape[0], 0);
+	ck_assert_int_eq(rec.shape[1], 80);
+	ck_assert_uint_eq(rec.count, 0);
+	ck_assert_ptr_nonnull(rec.data);
+	ck_assert_int_eq(tensor_write(copy, rec.id, rec.data, rec.ndim, rec.shape), 0);
+
+	ck_assert_int_eq(tensor_next(r, &rec), 1);
+	ck_assert_str_eq(rec.id, "utt3");
+	ck_assert_int_eq(rec.ndim, 1);
+	ck_assert_int_eq(rec.shape[0], 5);
+	const float want3[] = { -1.5f, 0.0f, 1e-3f, 3.25e10f, 65504.0f };
+	for (int i = 0; i < 5; i++)
+		ck_assert(rec.data[i] == want3[i]);
+	ck_assert_int_eq(tensor_write(copy, rec.id, rec.data, rec.ndim, rec.shape), 0);
+
+	ck_assert_int_eq(tensor_next(r, &rec), 1);
+	ck_assert_str_eq(rec.id, "utt4");
+	ck_assert_int_eq(rec.ndim, 0);
+	ck_assert_uint_eq(rec.count, 1);
+	ck_assert(rec.data[0] == 2.5f);
+	ck_assert_int_eq(tensor_write(copy, rec.id, rec.data, rec.ndim, rec.shape), 0);
+
+	ck_assert_int_eq(tensor_next(r, &rec), 1);
+	ck_assert_str_eq(rec.id, "sp\xc3\xa9" "aker-5");
+	ck_assert_int_eq(rec.ndim, 3);
+	ck_assert_uint_eq(rec.count, 12);
+	for (int i = 0; i < 12; i++)
+		assert_close(rec.data[i], sin(i));
+	ck_assert_int_eq(tensor_write(copy, rec.id, rec.data, rec.ndim, rec.shape), 0);
+
+	ck_assert_int_eq(tensor_next(r, &rec), 0);
+	ck_assert_int_eq(tensor_next(r, &rec), 0);
+}
+
+START_TEST(test_tensor_numpy_fixture)
+{
+	/* Read what numpy wrote; writing the same records must give the same bytes. */
+	char *path = data_path("feats.ark");
+	char *copy = xasprintf("%s/copy.ark", workdir);
+	struct tensor_reader *r = tensor_open(path);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(tensor_name(r), path);
+	struct tensor_writer *w = tensor_create(copy);
+	check_feats(r, w);
+	ck_assert_int_eq(tensor_commit(w), 0);
+	tensor_close(r);
+	size_t n1, n2;
+	char *a = read_back(path, &n1), *b = read_back(copy, &n2);
+	ck_assert_uint_eq(n1, n2);
+	ck_assert(memcmp(a, b, n1) == 0);
+	free(a);
+	free(b);
+	free(copy);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_tensor_numpy_float64)
+{
+	char *path = data_path("feats64.ark");
+	struct tensor_reader *r = tensor_open(path);
+	struct tensor_rec rec;
+	ck_assert_int_eq(tensor_next(r, &rec), 1);
+	ck_assert_str_eq(rec.id, "a");
+	ck_assert_int_eq(rec.ndim, 2);
+	ck_assert_uint_eq(rec.count, 6);
+	ck_assert(rec.data[0] == 0.1f);
+	ck_assert(rec.data[1] == (float)(1.0 / 3));
+	ck_assert(rec.data[2] == -2.5f);
+	ck_assert(isinf(rec.data[3]) && rec.data[3] > 0); /* 1e300 */
+	ck_assert(rec.data[4] == 0.0f);                   /* 1e-50 */
+	ck_assert(rec.data[5] == 7.0f);
+	ck_assert_int_eq(tensor_next(r, &rec), 1);
+	ck_assert_str_eq(rec.id, "b");
+	ck_assert_int_eq(rec.ndim, 1);
+	ck_assert_uint_eq(rec.count, 0);
+	ck_assert_int_eq(tensor_next(r, &rec), 0);
+	tensor_close(r);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_tensor_roundtrip_gz)
+{
+	/* Big enough to cross the writer's block and the reader's first read. */
+	enum { T = 5000, C = 80 };
+	float *x = xmallocarray(T * C, sizeof *x);
+	for (int i = 0; i < T * C; i++)
+		x[i] = (float)i * 0.25f - 1000.0f;
+	const char *names[] = { "f.ark", "f.ark.gz" };
+	for (int k = 0; k < 2; k++) {
+		char *path = xasprintf("%s/%s", workdir, names[k]);
+		struct tensor_writer *w = tensor_create(path);
+		int64_t big[] = { T, C }, none[] = { 0 }, cube[] = { 2, 2, 2 };
+		ck_assert_int_eq(tensor_write(w, "big", x, 2, big), 0);
+		ck_assert_int_eq(tensor_write(w, "none", x, 1, none), 0);
+		ck_assert_int_eq(tensor_write(w, "cube", x + 3, 3, cube), 0);
+		ck_assert_int_eq(tensor_write(w, "scalar", x + 9, 0, NULL), 0);
+		ck_assert_int_eq(tensor_commit(w), 0);
+		struct tensor_reader *r = tensor_open(path);
+		struct tensor_rec rec;
+		ck_assert_int_eq(tensor_next(r, &rec), 1);
+		ck_assert_str_eq(rec.id, "big");
+		ck_assert_uint_eq(rec.count, T * C);
+		ck_assert(memcmp(rec.data, x, sizeof *x * T * C) == 0);
+		ck_assert_int_eq(tensor_next(r, &rec), 1);
+		ck_assert_uint_eq(rec.count, 0);
+		ck_assert_int_eq(tensor_next(r, &rec), 1);
+		ck_assert_int_eq(rec.ndim, 3);
+		ck_assert(memcmp(rec.data, x + 3, sizeof *x * 8) == 0);
+		ck_assert_int_eq(tensor_next(r, &rec), 1);
+		ck_assert_int_eq(rec.ndim, 0);
+		ck_assert(rec.data[0] == x[9]);
+		ck_assert_int_eq(tensor_next(r, &rec), 0);
+		tensor_close(r);
+		free(path);
+	}
+	free(x);
+}
+END_TEST
+
+/* One record: id, space, NPY preamble of the given version, header text
+ * (as is: no padding), then data_bytes zero bytes. Appends to *buf. */
+static void add_record(char **buf, size_t *n, const char *id, int major, const char *header,
+		       size_t data_bytes)
+{
+	size_t hl = strlen(header), idl = strlen(id);
+	*buf = realloc(*buf, *n + idl + 13 + hl + data_bytes);
+	char *p = *buf + *n;
+	memcpy(p, id, idl);
+	p += idl;
+	*p++ = ' ';
+	memcpy(p, "\x93NUMPY", 6);
+	p[6] = (char)major;
+	p[7] = 0;
+	p += 8;
+	for (int i = 0; i < (major == 1 ? 2 : 4); i++)
+		*p++ = (char)(hl >> 8 * i);
+	memcpy(p, header, hl);
+	memset(p + hl, 0, data_bytes);
+	*n = (size_t)(p + hl + data_bytes - *buf);
+}
+
+#define H(descr, fortran, shape) "{'descr': " descr ", 'fortran_order': " fortran ", 'shape': " shape ", }\n"
+
+static const struct {
+	const char *header; /* NULL: raw below */
+	size_t data_bytes;
+	const char *error; /* after "PATH: record 2 (u2): " */
+} bad_npy[] = {
+	{ H("'<i4'", "False", "(3,)"), 12, "NPY header: descr '<i4' is not '<f4' or '<f8'" },
+	{ H("'>f4'", "False", "(3,)"), 12, "NPY header: descr '>f4' is not '<f4' or '<f8'" },
+	{ "{'descr': '<f4}", 12, "NPY header: expected a short quoted string" },
+	{ "{'descr': '<f4\\'}", 12, "NPY header: expected a short quoted string" },
+	{ H("'<f4'", "True", "(3,)"), 12, "NPY header: fortran_order True is not supported" },
+	{ H("'<f4'", "0", "(3,)"), 12, "NPY header: fortran_order is not True or False" },
+	{ H("'<f4'", "False", "(3)"), 12, "NPY header: shape is not a tuple of non-negative integers" },
+	{ H("'<f4'", "False", "(-1, 3)"), 12, "NPY header: shape is not a tuple of non-negative integers" },
+	{ H("'<f4'", "False", "(3.0,)"), 12, "NPY header: shape is not a tuple of non-negative integers" },
+	{ H("'<f4'", "False", "(3,,)"), 12, "NPY header: shape is not a tuple of non-negative integers" },
+	{ H("'<f4'", "False", "[3]"), 12, "NPY header: expected '(' for the shape" },
+	{ H("'<f4'", "False", "(1, 1, 1, 1, 1, 1, 1, 1, 1)"), 4, "NPY header: shape has more than 8 dimensions" },
+	{ H("'<f4'", "False", "(9999999999, 9999999999)"), 4, "NPY header: shape is too large" },
+	{ H("'<f4'", "False", "(1000000000000000,)"), 4, "truncated data (4 of 4000000000000000 bytes)" },
+	{ H("'<f4'", "False", "(3, 4)"), 20, "truncated data (20 of 48 bytes)" },
+	{ H("'<f8'", "False", "(3,)"), 12, "truncated data (12 of 24 bytes)" },
+	{ "{'descr': '<f4', 'fortran_order': False}", 0, "NPY header: missing 'shape'" },
+	{ "{'descr': '<f4', 'shape': (), 'fortran_order': False, 'x': 1}", 4, "NPY header: unexpected key 'x'" },
+	{ "{'descr': '<f4', 'descr': '<f4'}", 0, "NPY header: repeated key 'descr'" },
+	{ "{'descr': '<f4' 'shape': ()}", 4, "NPY header: expected ',' or '}' after 'descr'" },
+	{ "{'descr' '<f4'}", 4, "NPY header: expected ':' after a key" },
+	{ "{'descr': '<f4', 'fortran_order': False, 'shape': ()} x", 4, "NPY header: text after the closing '}'" },
+	{ "('descr', '<f4')", 4, "NPY header: expected '{' at the start" },
+	{ "{'descr': '<f4', 'fortran_order': False, 'shape': ()}\0", 4, "NPY header: contains a NUL byte" },
+};
+
+static char *two_records(const char *second, size_t data_bytes, size_t *n)
+{
+	char *buf = NULL;
+	*n = 0;
+	add_record(&buf, n, "u1", 1, H("'<f4'", "False", "(2,)"), 8);
+	add_record(&buf, n, "u2", 1, second, data_bytes);
+	return buf;
+}
+
+START_TEST(test_tensor_bad_headers)
+{
+	size_t n;
+	char *content = two_records(bad_npy[_i].header, bad_npy[_i].data_bytes, &n);
+	if (strstr(bad_npy[_i].error, "NUL")) /* strlen stopped at the NUL: put it back */
+		content[n - 5] = '\0', content[n - 6] = '}';
+	char *path = put_file("bad.ark", content, n);
+	struct tensor_reader *r = tensor_open(path);
+	struct tensor_rec rec;
+	ck_assert_int_eq(tensor_next(r, &rec), 1);
+	ck_assert_int_eq(tensor_next(r, &rec), -1);
+	char *want = xasprintf(": record 2 (u2): %s", bad_npy[_i].error);
+	assert_error_at(path, want);
+	free(want);
+	tensor_close(r);
+	free(path);
+	free(content);
+}
+END_TEST
+
+/* Reads path to the end; requires the error PATH + suffix. */
+static void assert_tensor_error(const char *content, size_t n, const char *suffix)
+{
+	char *path = put_file("bad.ark", content, n);
+	struct tensor_reader *r = tensor_open(path);
+	struct tensor_rec rec;
+	int rc;
+	while ((rc = tensor_next(r, &rec)) == 1)
+		;
+	ck_assert_int_eq(rc, -1);
+	assert_error_at(path, suffix);
+	tensor_close(r);
+	free(path);
+}
+
+START_TEST(test_tensor_bad_records)
+{
+	size_t n;
+	char *c = two_records(H("'<f4'", "False", "(2,)"), 8, &n);
+	memcpy(c + 3, "\x93NUMPZ", 6);
+	assert_tensor_error(c, n, ": record 1 (u1): not an NPY record (bad magic)");
+	memcpy(c + 3, "\x93NUMPY\x03", 7);
+	assert_tensor_error(c, n, ": record 1 (u1): unsupported NPY version 3.0");
+	c[9] = 1, c[10] = 1;
+	assert_tensor_error(c, n, ": record 1 (u1): unsupported NPY version 1.1");
+	c[10] = 0;
+	size_t hl = strlen(H("'<f4'", "False", "(2,)")); /* 58 */
+	assert_tensor_error(c, n - 3, ": record 2 (u2): truncated data (5 of 8 bytes)");
+	assert_tensor_error(c, n - 8 - 20, ": record 2 (u2): truncated NPY header (38 of 58 bytes)");
+	assert_tensor_error(c, n - 8 - hl - 1, ": record 2 (u2): truncated NPY preamble (1 of 2 bytes)");
+	assert_tensor_error(c, n - 8 - hl - 2 - 5, ": record 2 (u2): truncated NPY preamble (3 of 8 bytes)");
+	assert_tensor_error(c, n - 8 - hl - 2 - 8 - 1, ": record 2: truncated record (no NPY data after the id)");
+	memcpy(c + n / 2, "u1", 2); /* the second record's id */
+	assert_tensor_error(c, n, ": record 2: duplicate utterance id 'u1' (first at record 1)");
+	c[n / 2] = '\xff';
+	assert_tensor_error(c, n, ": record 2: utterance id is not valid UTF-8");
+	c[n / 2] = '\n';
+	assert_tensor_error(c, n, ": record 2: utterance id contains a control character");
+	free(c);
+
+	/* Not a tensor archive at all. */
+	assert_tensor_error("u1 1 2 3\n", 9, ": record 1 (u1): truncated NPY preamble (6 of 8 bytes)");
+	assert_tensor_error("utt1 1 2 3 4 5 6\n", 17, ": record 1 (utt1): not an NPY record (bad magic)");
+	char *line = xmalloc(5000);
+	memset(line, 'a', 5000);
+	assert_tensor_error(line, 5000, ": record 1: no space after the utterance id in the first 4096 bytes");
+	free(line);
+
+	/* A version 2.0 header is read; a huge one is refused before it is read. */
+	c = NULL;
+	n = 0;
+	add_record(&c, &n, "v2", 2, H("'<f4'", "False", "(1,)"), 4);
+	char *path = put_file("v2.ark", c, n);
+	struct tensor_reader *r = tensor_open(path);
+	struct tensor_rec rec;
+	ck_assert_int_eq(tensor_next(r, &rec), 1);
+	ck_assert_int_eq(rec.shape[0], 1);
+	ck_assert_int_eq(tensor_next(r, &rec), 0);
+	tensor_close(r);
+	free(path);
+	c[13] = 0x10; /* header length 0x100000 + 58 */
+	assert_tensor_error(c, n, ": record 1 (v2): NPY header: 1048634 bytes is too long");
+	free(c);
+}
+END_TEST
+
+START_TEST(test_tensor_writer_rejects)
+{
+	char *path = xasprintf("%s/w.ark", workdir);
+	struct tensor_writer *w = tensor_create(path);
+	float x[4] = { 1, 2, 3, 4 };
+	int64_t shape[TENSOR_MAX_DIMS + 1] = { 2, 2 }, neg[] = { 2, -2 }, zneg[] = { 0, -1 };
+	ck_assert_int_eq(tensor_write(w, "a", x, 2, shape), 0);
+	ck_assert_int_eq(tensor_write(w, "a", x, 2, shape), -1);
+	assert_error_at(path, ": record 2: duplicate utterance id 'a' (first at record 1)");
+	ck_assert_int_eq(tensor_write(w, "b c", x, 2, shape), -1);
+	assert_error_at(path, ": record 2: utterance id contains a blank");
+	ck_assert_int_eq(tensor_write(w, "b", x, 2, neg), -1);
+	assert_error_at(path, ": record 2 (b): shape has a negative dimension or is too large");
+	ck_assert_int_eq(tensor_write(w, "b", x, 2, zneg), -1);
+	assert_error_at(path, ": record 2 (b): shape has a negative dimension or is too large");
+	ck_assert_int_eq(tensor_write(w, "b", x, TENSOR_MAX_DIMS + 1, shape), -1);
+	assert_error_at(path, ": record 2 (b): 9 dimensions (at most 8)");
+	ck_assert_int_eq(tensor_write(w, "b", x, -1, shape), -1);
+	assert_error_at(path, ": record 2 (b): -1 dimensions (at most 8)");
+	ck_assert_int_eq(tensor_write(w, "b", x + 1, 1, shape), 0);
+	ck_assert_int_eq(tensor_commit(w), 0);
+	struct tensor_reader *r = tensor_open(path);
+	struct tensor_rec rec;
+	ck_assert_int_eq(tensor_next(r, &rec), 1);
+	ck_assert_int_eq(tensor_next(r, &rec), 1);
+	ck_assert_str_eq(rec.id, "b");
+	ck_assert(rec.data[0] == 2 && rec.data[1] == 3);
+	ck_assert_int_eq(tensor_next(r, &rec), 0);
+	tensor_close(r);
+	tensor_abort(NULL);
+	tensor_close(NULL);
+	free(path);
+}
+END_TEST
+
 static Suite *archive_suite(void)
 {
 	Suite *s = suite_create("archive");
@@ -709,6 +1066,12 @@ static Suite *archive_suite(void)
 	tcase_add_test(tc, test_tok_expect);
 	tcase_add_test(tc, test_tok_one_hour_line);
 	tcase_add_test(tc, test_tok_writer_rejects);
+	tcase_add_test(tc, test_tensor_numpy_fixture);
+	tcase_add_test(tc, test_tensor_numpy_float64);
+	tcase_add_test(tc, test_tensor_roundtrip_gz);
+	tcase_add_loop_test(tc, test_tensor_bad_headers, 0, (int)(sizeof bad_npy / sizeof bad_npy[0]));
+	tcase_add_test(tc, test_tensor_bad_records);
+	tcase_add_test(tc, test_tensor_writer_rejects);
 	suite_add_tcase(s, tc);
 	return s;
 }
