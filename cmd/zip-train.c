@@ -164,8 +164,7 @@ static cJSON *read_json_file(const char *path)
 }
 
 /* A configuration file's tower with random weights, or a model file's. */
-static struct tower *make_tower(const struct options *o, const char *modality, char *file_modality,
-				size_t nmod)
+static struct tower *make_tower(const struct options *o, const char *modality, struct tower_meta *m)
 {
 	struct tower *t;
 	if (o->config) {
@@ -180,16 +179,19 @@ static struct tower *make_tower(const struct options *o, const char *modality, c
 		struct rng r;
 		rng_seed(&r, (uint64_t)o->seed);
 		tower_init_random(t, &r);
-		snprintf(file_modality, nmod, "%s", modality);
+		snprintf(m->modality, sizeof m->modality, "%s", modality);
+		m->eos = (int)o->eos;
 		return t;
 	}
 	struct st_file f;
 	if (st_open(&f, o->init) < 0)
 		cli_die("%s", zerr_msg());
 	struct tower_config c;
-	if (tower_file_config(&f, &c, file_modality, nmod) < 0 || !(t = tower_load(&f, NULL, &c)))
+	if (tower_file_config(&f, &c, m) < 0 || !(t = tower_load(&f, NULL, &c)))
 		cli_die("%s", zerr_msg());
 	st_close(&f);
+	if (o->eos >= 0)
+		m->eos = (int)o->eos;
 	return t;
 }
 
@@ -214,12 +216,12 @@ static void catch_signals(void)
 
 /* What a resumed run must share with the run that wrote the checkpoint. */
 static char *resume_options(const struct options *o, const struct optim_config *oc,
-			    const struct train_data *d)
+			    const struct train_data *d, int eos)
 {
 	return xasprintf("{\"batch\":%ld,\"seq_len\":%ld,\"seed\":%ld,\"eos\":%ld,\"steps\":%ld,"
 			 "\"warmup\":%ld,\"lr\":%.17g,\"min_lr_ratio\":%.17g,\"weight_decay\":%.17g,"
 			 "\"clip\":%.17g,\"windows\":%zu}",
-			 o->batch, o->seq_len, o->seed, o->eos, oc->steps, oc->warmup, oc->lr, oc->min_lr_ratio,
+			 o->batch, o->seq_len, o->seed, (long)eos, oc->steps, oc->warmup, oc->lr, oc->min_lr_ratio,
 			 oc->weight_decay, oc->clip, d->n_windows);
 }
 
@@ -233,7 +235,7 @@ struct run {
 	struct optim_group *groups;
 	struct train_state state;
 	int32_t *inputs, *targets; /* (B,T) */
-	char modality[16];
+	struct tower_meta meta;
 	char *ckpt, *resume_json;
 	FILE *log;
 	struct progress bar;
@@ -255,7 +257,7 @@ static void log_line(struct run *r, const char *fmt, ...)
 
 static void checkpoint(struct run *r)
 {
-	if (train_checkpoint_save(r->ckpt, r->t, &r->opt, &r->state, r->modality, r->resume_json) < 0)
+	if (train_checkpoint_save(r->ckpt, r->t, &r->opt, &r->state, &r->meta, r->resume_json) < 0)
 		cli_die("%s", zerr_msg());
 }
 
@@ -301,18 +303,18 @@ static void setup(struct run *r, const struct options *o)
 	snprintf(want, sizeof want, "%s",
 		 tok_header(peek)->present ? tok_header(peek)->modality : o->modality ? o->modality : "text");
 	tok_close(peek);
-	r->t = make_tower(o, want, r->modality, sizeof r->modality);
+	r->t = make_tower(o, want, &r->meta);
 	if (o->seq_len > r->t->cfg.max_seq)
 		cli_usage_error("--seq-len %ld is longer than the model's max_seq %d", o->seq_len, r->t->cfg.max_seq);
 	if (o->eos >= r->t->cfg.vocab)
 		cli_usage_error("--eos %ld is outside the vocabulary of %d", o->eos, r->t->cfg.vocab);
-	if (train_data_load(&r->train, o->train, r->t->cfg.vocab, (int)o->eos, (int)o->seq_len) < 0)
+	if (train_data_load(&r->train, o->train, r->t->cfg.vocab, r->meta.eos, (int)o->seq_len) < 0)
 		cli_die("%s", zerr_msg());
-	if (r->modality[0] && r->train.modality[0] && strcmp(r->modality, r->train.modality))
+	if (r->meta.modality[0] && r->train.modality[0] && strcmp(r->meta.modality, r->train.modality))
 		cli_die("%s: tokens are for modality %s, the model is a %s tower", o->train, r->train.modality,
-			r->modality);
+			r->meta.modality);
 	if (o->dev) {
-		if (train_data_load(&r->dev, o->dev, r->t->cfg.vocab, (int)o->eos, (int)o->seq_len) < 0)
+		if (train_data_load(&r->dev, o->dev, r->t->cfg.vocab, r->meta.eos, (int)o->seq_len) < 0)
 			cli_die("%s", zerr_msg());
 		r->has_dev = true;
 	}
@@ -331,7 +333,7 @@ static void setup(struct run *r, const struct options *o)
 	r->inputs = xmallocarray((size_t)(o->batch * o->seq_len), sizeof(int32_t));
 	r->targets = xmallocarray((size_t)(o->batch * o->seq_len), sizeof(int32_t));
 	r->ckpt = o->ckpt ? xstrdup(o->ckpt) : xasprintf("%s.ckpt", o->output);
-	r->resume_json = resume_options(o, &r->oc, &r->train);
+	r->resume_json = resume_options(o, &r->oc, &r->train, r->meta.eos);
 	if (o->resume &&
 	    train_checkpoint_load(r->ckpt, r->t, &r->opt, &r->state, r->resume_json) < 0)
 		cli_die("%s", zerr_msg());
@@ -389,7 +391,7 @@ int main(int argc, char **argv)
 	progress_end(&r.bar);
 	if (r.has_dev && !evaluated)
 		evaluate(&r);
-	if (tower_save(r.t, o.output, r.modality) < 0)
+	if (tower_save(r.t, o.output, &r.meta) < 0)
 		cli_die("%s", zerr_msg());
 	finish(&r);
 	return 0;

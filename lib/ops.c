@@ -11,6 +11,11 @@
 
 void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC, int accumulate)
 {
+	if (N == 1) { /* one token (decoding): a matrix-vector product */
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, C, 1.0f, w, C, inp, 1, accumulate ? 1.0f : 0.0f,
+			    out, 1);
+		return;
+	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
 		    accumulate ? 1.0f : 0.0f, out, OC);
 }

@@ -752,7 +752,7 @@ static char *find_prefix(const struct st_file *f)
 	return found;
 }
 
-int tower_file_config(const struct st_file *f, struct tower_config *c, char *modality, size_t n)
+int tower_file_config(const struct st_file *f, struct tower_config *c, struct tower_meta *m)
 {
 	if (!f->config) {
 		zerr_set("%s: no zipper.config in the file (for a Hugging Face checkpoint, give its config.json)",
@@ -763,9 +763,13 @@ int tower_file_config(const struct st_file *f, struct tower_config *c, char *mod
 		zerr_prefix("%s", f->path);
 		return -1;
 	}
-	if (modality && n) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(f->config, "modality");
-		snprintf(modality, n, "%s", cJSON_IsString(m) ? m->valuestring : "");
+	if (m) {
+		const cJSON *mod = cJSON_GetObjectItemCaseSensitive(f->config, "modality");
+		const cJSON *eos = cJSON_GetObjectItemCaseSensitive(f->config, "eos");
+		snprintf(m->modality, sizeof m->modality, "%s", cJSON_IsString(mod) ? mod->valuestring : "");
+		m->eos = cJSON_IsNumber(eos) && eos->valuedouble >= 0 && eos->valuedouble < c->vocab
+				 ? (int)eos->valuedouble
+				 : -1;
 	}
 	return 0;
 }
@@ -774,7 +778,7 @@ struct tower *tower_load(const struct st_file *f, const char *prefix, const stru
 {
 	struct tower_config fc;
 	if (!cfg) {
-		if (tower_file_config(f, &fc, NULL, 0) < 0)
+		if (tower_file_config(f, &fc, NULL) < 0)
 			return NULL;
 		cfg = &fc;
 	}
@@ -814,11 +818,19 @@ void tower_add_tensors(const struct tower *t, struct st_writer *w)
 	}
 }
 
-int tower_save(const struct tower *t, const char *path, const char *modality)
+cJSON *tower_file_json(const struct tower *t, const struct tower_meta *m)
 {
 	cJSON *cfg = tower_config_to_json(&t->cfg);
-	if (modality && *modality)
-		cJSON_AddStringToObject(cfg, "modality", modality);
+	if (m && m->modality[0])
+		cJSON_AddStringToObject(cfg, "modality", m->modality);
+	if (m && m->eos >= 0)
+		cJSON_AddNumberToObject(cfg, "eos", m->eos);
+	return cfg;
+}
+
+int tower_save(const struct tower *t, const char *path, const struct tower_meta *m)
+{
+	cJSON *cfg = tower_file_json(t, m);
 	struct st_writer *w = st_writer_new("tower", 1, cfg);
 	cJSON_Delete(cfg);
 	tower_add_tensors(t, w);

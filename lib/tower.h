@@ -100,13 +100,23 @@ const struct tower_tensor *tower_find(const struct tower *t, const char *name);
  * of the embedding tensor. cfg NULL: the file's zipper.config. Every
  * tensor must be there with the right shape, and no unknown one with the prefix. */
 struct tower *tower_load(const struct st_file *f, const char *prefix, const struct tower_config *cfg);
+/* What a tower file says besides the architecture: the modality it models
+ * (its tensor prefix without the dot) and the end token it was trained
+ * with, which also starts every sequence (packing puts it between
+ * utterances), or -1. Both live in zipper.config next to the architecture. */
+struct tower_meta {
+	char modality[16];
+	int eos;
+};
+
 /* Adds the parameters as views (valid until the writer is written). */
 void tower_add_tensors(const struct tower *t, struct st_writer *w);
-/* A "tower" model file: kind "tower", zipper.config = the config plus
- * "modality" when not NULL. */
-int tower_save(const struct tower *t, const char *path, const char *modality);
-/* The config of a tower file, as written by tower_save(), modality copied out. */
-int tower_file_config(const struct st_file *f, struct tower_config *c, char *modality, size_t n);
+/* zipper.config of a tower file: the architecture and the meta. */
+cJSON *tower_file_json(const struct tower *t, const struct tower_meta *m);
+/* A "tower" model file (kind "tower"). */
+int tower_save(const struct tower *t, const char *path, const struct tower_meta *m);
+/* The config and meta of a tower file, as written by tower_save(). */
+int tower_file_config(const struct st_file *f, struct tower_config *c, struct tower_meta *m);
 
 /* ---- training ---- */
 

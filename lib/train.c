@@ -36,13 +36,15 @@ int train_data_load(struct train_data *d, const char *path, long vocab, int eos,
 	size_t n;
 	int rc;
 	while ((rc = tok_next(r, &id, &ids, &n)) > 0) {
-		xgrow(&d->stream, &cap, d->n + n + 1, sizeof *d->stream);
-		memcpy(d->stream + d->n, ids, n * sizeof *ids);
-		d->n += n;
+		xgrow(&d->stream, &cap, d->n + n + 2, sizeof *d->stream);
 		if (eos >= 0)
 			d->stream[d->n++] = eos;
+		memcpy(d->stream + d->n, ids, n * sizeof *ids);
+		d->n += n;
 		d->n_utts++;
 	}
+	if (eos >= 0 && d->n) /* the last utterance ends too */
+		d->stream[d->n++] = eos;
 	if (rc < 0) {
 		tok_close(r);
 		train_data_free(d);
@@ -144,11 +146,9 @@ static char *moment_name(const char *which, const char *name)
 }
 
 int train_checkpoint_save(const char *path, const struct tower *t, const struct adamw *opt,
-			  const struct train_state *s, const char *modality, const char *options_json)
+			  const struct train_state *s, const struct tower_meta *m, const char *options_json)
 {
-	cJSON *cfg = tower_config_to_json(&t->cfg);
-	if (modality && *modality)
-		cJSON_AddStringToObject(cfg, "modality", modality);
+	cJSON *cfg = tower_file_json(t, m);
 	struct st_writer *w = st_writer_new("tower", 1, cfg);
 	cJSON_Delete(cfg);
 	tower_add_tensors(t, w);

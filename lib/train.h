@@ -1,8 +1,10 @@
 /* train: what zip-train does between reading token archives and writing a
  * model: packing, shuffling, batching, evaluation, checkpoints.
  *
- * Packing: the utterances of an archive are concatenated, each followed by
- * the end token when there is one, into a single stream, which is cut into
+ * Packing: the utterances of an archive are concatenated into one stream,
+ * each preceded by the end token when there is one (and one more ends the
+ * stream), so that an utterance always starts after an end token, as it
+ * does when zip-generate continues a prompt. The stream is cut into
  * windows of T+1 tokens every T tokens (window w covers stream[w*T ..
  * w*T+T]): inputs are its first T tokens, targets its last T. Each epoch
  * visits the windows in an order shuffled by the run's RNG.
@@ -64,7 +66,7 @@ struct optim_group *train_groups(const struct tower *t);
 
 /* options_json: the options a resumed run must share (checked on load). */
 int train_checkpoint_save(const char *path, const struct tower *t, const struct adamw *opt,
-			  const struct train_state *s, const char *modality, const char *options_json);
+			  const struct train_state *s, const struct tower_meta *m, const char *options_json);
 /* Loads weights, moments and state into an already built tower of the same
  * config, opt (initialised for t->n_params) and s (initialised for the data). */
 int train_checkpoint_load(const char *path, struct tower *t, struct adamw *opt, struct train_state *s,

@@ -1,0 +1,317 @@
+/* zip-generate: continue or score the utterances of a token archive with a tower. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive.h"
+#include "cli.h"
+#include "decode.h"
+#include "safetensors.h"
+#include "tower.h"
+#include "xalloc.h"
+#include "zio.h"
+
+static const struct cli_doc doc = {
+	.name = "zip-generate",
+	.synopsis = "[-q] [-j n] -m model.zpm [--config hf.json] [--max-new n] [--eos id]\n"
+		    "       [--temperature x] [--top-k n] [--top-p x] [--seed n] [--beam n]\n"
+		    "       [--length-penalty x] [--with-prompt] [--score] [-o out] [prompts]",
+	.summary = "Continue every utterance of a token archive (default: stdin) with a decoder\n"
+		   "tower and write the continuations as a token archive; or, with --score, print\n"
+		   "each utterance's log-likelihood and perplexity. When the tower has an end\n"
+		   "token (zip-train --eos), it starts every sequence, as in training, and\n"
+		   "generation stops at it.",
+	.options = "  -m, --model FILE      the tower (zip-train output, or a Hugging Face LLaMA\n"
+		   "                        safetensors file with --config)\n"
+		   "      --config FILE     Hugging Face config.json for a bare checkpoint\n"
+		   "  -o, --output FILE     output archive (default: stdout)\n"
+		   "      --max-new N       most tokens generated per utterance (default 100)\n"
+		   "      --eos ID          end token (default: the model's; -1 for none)\n"
+		   "      --temperature X   sample at this temperature (default 0: greedy)\n"
+		   "      --top-k N         sample among the N most likely tokens\n"
+		   "      --top-p X         sample among the most likely tokens holding mass X\n"
+		   "      --seed N          random seed for sampling (default 1)\n"
+		   "      --beam N          beam search with N beams\n"
+		   "      --length-penalty X  beam scores are log p / length^X (default 1)\n"
+		   "      --with-prompt     write the prompt before the continuation\n"
+		   "      --score           print \"utt-id loglik perplexity tokens\" instead\n",
+	.example = "zip-generate -m text.zpm --max-new 50 --top-p 0.9 --temperature 0.8 prompts.tok",
+	.see_also = "zip-train(1), zip-info(1), zip-formats(5), zipper(7)",
+};
+
+struct options {
+	struct cli_common common;
+	const char *model, *config, *output, *prompts;
+	struct decode_params dp;
+	long eos, seed;
+	bool eos_given, with_prompt, score;
+};
+
+enum {
+	OPT_CONFIG = CLI_OPT_FIRST_FREE, OPT_MAX_NEW, OPT_EOS, OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_SEED,
+	OPT_BEAM, OPT_LP, OPT_WITH_PROMPT, OPT_SCORE
+};
+
+static void parse_options(struct options *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		{"model", required_argument, NULL, 'm'},
+		{"config", required_argument, NULL, OPT_CONFIG},
+		{"output", required_argument, NULL, 'o'},
+		{"max-new", required_argument, NULL, OPT_MAX_NEW},
+		{"eos", required_argument, NULL, OPT_EOS},
+		{"temperature", required_argument, NULL, OPT_TEMP},
+		{"top-k", required_argument, NULL, OPT_TOP_K},
+		{"top-p", required_argument, NULL, OPT_TOP_P},
+		{"seed", required_argument, NULL, OPT_SEED},
+		{"beam", required_argument, NULL, OPT_BEAM},
+		{"length-penalty", required_argument, NULL, OPT_LP},
+		{"with-prompt", no_argument, NULL, OPT_WITH_PROMPT},
+		{"score", no_argument, NULL, OPT_SCORE},
+		{NULL, 0, NULL, 0},
+	};
+	memset(o, 0, sizeof *o);
+	decode_params_default(&o->dp);
+	o->output = "-";
+	o->prompts = "-";
+	o->seed = 1;
+	cli_common_init(&o->common);
+	for (int c; (c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "m:o:", longopts, NULL)) != -1;) {
+		switch (c) {
+		case 'm': o->model = optarg; break;
+		case OPT_CONFIG: o->config = optarg; break;
+		case 'o': o->output = optarg; break;
+		case OPT_MAX_NEW: o->dp.max_new = (int)cli_parse_long(optarg, "--max-new", 1, 1 << 24); break;
+		case OPT_EOS:
+			o->eos = cli_parse_long(optarg, "--eos", -1, 1L << 30);
+			o->eos_given = true;
+			break;
+		case OPT_TEMP: o->dp.temperature = cli_parse_double(optarg, "--temperature", 0, 1e6); break;
+		case OPT_TOP_K: o->dp.top_k = (int)cli_parse_long(optarg, "--top-k", 0, 1 << 30); break;
+		case OPT_TOP_P: o->dp.top_p = cli_parse_double(optarg, "--top-p", 1e-9, 1); break;
+		case OPT_SEED: o->seed = cli_parse_long(optarg, "--seed", 0, 1L << 62); break;
+		case OPT_BEAM: o->dp.beam = (int)cli_parse_long(optarg, "--beam", 1, 1024); break;
+		case OPT_LP: o->dp.length_penalty = cli_parse_double(optarg, "--length-penalty", 0, 100); break;
+		case OPT_WITH_PROMPT: o->with_prompt = true; break;
+		case OPT_SCORE: o->score = true; break;
+		default:
+			if (!cli_common_option(&o->common, c, optarg))
+				cli_usage_error("unexpected option");
+		}
+	}
+	if (!o->model)
+		cli_usage_error("no model (-m) given");
+	if (argc - optind > 1)
+		cli_usage_error("give at most one prompt archive");
+	if (optind < argc)
+		o->prompts = argv[optind];
+	if (o->dp.beam > 1 && o->dp.temperature > 0)
+		cli_usage_error("--beam searches; it does not sample (drop --temperature)");
+}
+
+static cJSON *read_json_file(const char *path)
+{
+	struct zin *in = zin_open(path);
+	if (!in)
+		cli_die("%s", zerr_msg());
+	char *text = NULL;
+	size_t cap = 0, n = 0, len;
+	for (char *line; (line = zin_getline(in, &len));) {
+		xgrow(&text, &cap, n + len + 2, 1);
+		memcpy(text + n, line, len);
+		n += len;
+		text[n++] = '\n';
+	}
+	if (zin_failed(in))
+		cli_die("%s", zerr_msg());
+	zin_close(in);
+	xgrow(&text, &cap, n + 1, 1);
+	text[n] = 0;
+	cJSON *j = cJSON_Parse(text);
+	free(text);
+	if (!j)
+		cli_die("%s: not valid JSON", path);
+	return j;
+}
+
+static struct tower *load_model(const struct options *o, struct tower_meta *meta)
+{
+	struct st_file f;
+	if (st_open(&f, o->model) < 0)
+		cli_die("%s", zerr_msg());
+	struct tower_config c;
+	memset(meta, 0, sizeof *meta);
+	meta->eos = -1;
+	if (o->config) {
+		cJSON *j = read_json_file(o->config);
+		if (tower_config_from_json(&c, j) < 0)
+			cli_die("%s: %s", o->config, zerr_msg());
+		cJSON_Delete(j);
+	} else if (tower_file_config(&f, &c, meta) < 0) {
+		cli_die("%s", zerr_msg());
+	}
+	struct tower *t = tower_load(&f, NULL, &c);
+	if (!t)
+		cli_die("%s", zerr_msg());
+	st_close(&f);
+	if (o->eos_given)
+		meta->eos = (int)o->eos;
+	if (meta->eos >= t->cfg.vocab)
+		cli_usage_error("--eos %d is outside the vocabulary of %d", meta->eos, t->cfg.vocab);
+	return t;
+}
+
+struct job {
+	const struct options *o;
+	struct tower *t;
+	struct tower_meta meta;
+	struct decode_model dm;
+	struct decode_params dp;
+	struct rng rng;
+	int32_t *seq, *out; /* (max_seq + 2) (max_new + max_seq) */
+	struct tok_reader *in;
+	struct tok_writer *tw;
+	struct zout *zo;
+	long bad;
+};
+
+/* [eos] + ids (+ [eos] when scoring): the sequence the model saw in training. */
+static int build_sequence(struct job *j, const int32_t *ids, size_t n, bool close)
+{
+	int len = 0, eos = j->meta.eos;
+	if (eos >= 0)
+		j->seq[len++] = eos;
+	if (n + 2 > (size_t)j->t->cfg.max_seq + 2)
+		return -1;
+	memcpy(j->seq + len, ids, n * sizeof *ids);
+	len += (int)n;
+	if (close && eos >= 0)
+		j->seq[len++] = eos;
+	return len;
+}
+
+static void too_long(struct job *j, const char *id, int len)
+{
+	cli_warn("%s:%ld: utterance %s: %d tokens do not fit the model's max_seq %d%s; skipped",
+		 tok_name(j->in), tok_lineno(j->in), id, len, j->t->cfg.max_seq,
+		 j->o->score ? "" : " with room to continue");
+	j->bad++;
+}
+
+static void score_one(struct job *j, const char *id, const int32_t *ids, size_t n)
+{
+	int len = build_sequence(j, ids, n, true);
+	if (len < 0 || len > j->dm.max_len) {
+		too_long(j, id, len < 0 ? (int)n : len);
+		return;
+	}
+	if (len < 2) {
+		cli_warn("%s:%ld: utterance %s: nothing to score without an end token", tok_name(j->in),
+			 tok_lineno(j->in), id);
+		j->bad++;
+		return;
+	}
+	double ll = decode_score(&j->dm, j->seq, len);
+	if (zout_printf(j->zo, "%s %.6f %.6f %d\n", id, ll, exp(-ll / (len - 1)), len - 1) < 0)
+		cli_die("%s", zerr_msg());
+}
+
+static void generate_one(struct job *j, const char *id, const int32_t *ids, size_t n)
+{
+	int len = build_sequence(j, ids, n, false);
+	if (len < 0 || len >= j->dm.max_len) {
+		too_long(j, id, len < 0 ? (int)n : len);
+		return;
+	}
+	if (len == 0) {
+		cli_warn("%s:%ld: utterance %s: an empty prompt needs an end token (--eos)", tok_name(j->in),
+			 tok_lineno(j->in), id);
+		j->bad++;
+		return;
+	}
+	int32_t *out = j->out;
+	size_t k = 0;
+	if (j->o->with_prompt) {
+		memcpy(out, ids, n * sizeof *ids);
+		k = n;
+	}
+	int made = decode_generate(&j->dm, j->seq, len, &j->dp, &j->rng, out + k);
+	if (made > 0 && out[k + (size_t)made - 1] == j->meta.eos)
+		made--; /* the end token ends the utterance; it is not part of it */
+	if (tok_write(j->tw, id, out, k + (size_t)made) < 0)
+		cli_die("%s", zerr_msg());
+}
+
+static void open_io(struct job *j)
+{
+	const struct options *o = j->o;
+	if (!(j->in = tok_open(o->prompts, j->t->cfg.vocab)))
+		cli_die("%s", zerr_msg());
+	const struct tok_header *h = tok_header(j->in);
+	if (h->modality[0] && j->meta.modality[0] && strcmp(h->modality, j->meta.modality))
+		cli_die("%s: tokens are for modality %s, the model is a %s tower", tok_name(j->in), h->modality,
+			j->meta.modality);
+	if (o->score) {
+		if (!(j->zo = zout_open(o->output)))
+			cli_die("%s", zerr_msg());
+		return;
+	}
+	struct tok_header oh = {.present = true, .vocab = h->present && h->vocab ? h->vocab : j->t->cfg.vocab};
+	snprintf(oh.modality, sizeof oh.modality, "%s", j->meta.modality[0] ? j->meta.modality : h->modality);
+	snprintf(oh.tokenizer, sizeof oh.tokenizer, "%s", h->present ? h->tokenizer : "");
+	if (!oh.modality[0])
+		snprintf(oh.modality, sizeof oh.modality, "text");
+	if (!(j->tw = tok_create(o->output, &oh)))
+		cli_die("%s", zerr_msg());
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	cli_init(&doc);
+	parse_options(&o, argc, argv);
+	cli_apply_threads(&o.common);
+	struct job j = {.o = &o};
+	j.t = load_model(&o, &j.meta);
+	j.dp = o.dp;
+	j.dp.eos = j.meta.eos;
+	rng_seed(&j.rng, (uint64_t)o.seed);
+	int max_seq = j.t->cfg.max_seq, chunk = max_seq < 256 ? max_seq : 256;
+	decode_model_tower(&j.dm, j.t, o.score ? 1 : o.dp.beam, max_seq, chunk);
+	j.seq = xmallocarray((size_t)max_seq + 2, sizeof *j.seq);
+	j.out = xmallocarray((size_t)o.dp.max_new + (size_t)max_seq, sizeof *j.out);
+	open_io(&j);
+	struct progress bar;
+	progress_start(&bar, o.score ? "score" : "generate", 0, o.common.quiet);
+	const char *id;
+	const int32_t *ids;
+	size_t n;
+	int rc;
+	long done = 0;
+	while ((rc = tok_next(j.in, &id, &ids, &n)) > 0) {
+		if (o.score)
+			score_one(&j, id, ids, n);
+		else
+			generate_one(&j, id, ids, n);
+		progress_update(&bar, (double)++done, NULL);
+	}
+	progress_end(&bar);
+	if (rc < 0)
+		cli_die("%s", zerr_msg());
+	if (done == 0)
+		cli_die("%s: no utterances", tok_name(j.in));
+	tok_close(j.in);
+	if (o.score ? zout_commit(j.zo) < 0 : tok_commit(j.tw) < 0)
+		cli_die("%s", zerr_msg());
+	decode_model_tower_free(&j.dm);
+	tower_free(j.t);
+	free(j.seq);
+	free(j.out);
+	if (j.bad)
+		cli_die("%ld utterance(s) skipped", j.bad);
+	return 0;
+}
