@@ -8,6 +8,7 @@
 
 #include "ops.h"
 #include "safetensors.h"
+#include "train.h"
 #include "xalloc.h"
 #include "zerr.h"
 #include "zipper.h"
@@ -411,4 +412,79 @@ struct zipper *zipper_load(const struct st_file *f)
 		return NULL;
 	}
 	return z;
+}
+
+/* ---- checkpoints ---- */
+
+int zipper_checkpoint_save(const char *path, const struct zipper *z, const struct zipper_part *parts, int np,
+			   const struct adamw *opt, const struct train_state *s, const char *options_json)
+{
+	struct st_writer *w = zipper_writer(z);
+	size_t total = 0;
+	for (int i = 0; i < np; i++)
+		total += parts[i].n_groups;
+	char **names = xcalloc(2 * total + 1, sizeof *names);
+	size_t k = 0;
+	for (int i = 0; i < np; i++)
+		for (size_t g = 0; g < parts[i].n_groups; g++) {
+			const struct tower_tensor *x = &parts[i].tensors[g];
+			names[k] = xasprintf("optim.m.%s", x->name);
+			st_writer_add(w, names[k++], ST_F32, x->ndim, x->shape, opt[i].m + x->offset);
+			names[k] = xasprintf("optim.v.%s", x->name);
+			st_writer_add(w, names[k++], ST_F32, x->ndim, x->shape, opt[i].v + x->offset);
+		}
+	train_state_save_meta(w, s, &opt[0], options_json);
+	int rc = st_writer_write(w, path);
+	st_writer_free(w);
+	for (size_t i = 0; i < k; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+static int load_moments(const struct st_file *f, const struct zipper_part *p, struct adamw *opt)
+{
+	char name[512];
+	for (size_t g = 0; g < p->n_groups; g++) {
+		const struct tower_tensor *x = &p->tensors[g];
+		for (int k = 0; k < 2; k++) {
+			snprintf(name, sizeof name, "optim.%s.%s", k ? "v" : "m", x->name);
+			const float *src = st_get_f32(f, name, x->ndim, x->shape);
+			if (!src)
+				return -1;
+			memcpy((k ? opt->v : opt->m) + x->offset, src, x->count * sizeof(float));
+		}
+	}
+	return 0;
+}
+
+int zipper_checkpoint_load(const char *path, struct zipper *z, const struct zipper_part *parts, int np,
+			   struct adamw *opt, struct train_state *s, const char *options_json)
+{
+	struct st_file f;
+	if (st_open(&f, path) < 0)
+		return -1;
+	int rc = -1;
+	struct zipper *saved = zipper_load(&f);
+	if (!saved)
+		goto out;
+	if (memcmp(&saved->cfg, &z->cfg, sizeof z->cfg)) {
+		zerr_set("%s: the checkpoint's model is configured differently", path);
+		goto out;
+	}
+	for (int m = 0; m < 2; m++)
+		memcpy(z->tower[m]->params, saved->tower[m]->params, z->tower[m]->n_params * sizeof(float));
+	memcpy(z->params, saved->params, z->n_params * sizeof(float));
+	for (int i = 0; i < np; i++)
+		if (load_moments(&f, &parts[i], &opt[i]) < 0)
+			goto out;
+	if (train_state_load_meta(&f, &opt[0], s, options_json) < 0)
+		goto out;
+	for (int i = 1; i < np; i++)
+		opt[i].t = opt[0].t;
+	rc = 0;
+out:
+	zipper_free(saved);
+	st_close(&f);
+	return rc;
 }

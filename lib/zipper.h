@@ -120,4 +120,13 @@ struct st_writer *zipper_writer(const struct zipper *z);
 int zipper_save(const struct zipper *z, const char *path);
 struct zipper *zipper_load(const struct st_file *f);
 
+/* Checkpoints: a fused model file that also holds optim.m.<name> and
+ * optim.v.<name> for every trainable tensor and zipper.train (lib/train.h). */
+struct train_state;
+int zipper_checkpoint_save(const char *path, const struct zipper *z, const struct zipper_part *parts, int np,
+			   const struct adamw *opt, const struct train_state *s, const char *options_json);
+/* Into a zipper of the same config, its parts, opt (initialised) and s. */
+int zipper_checkpoint_load(const char *path, struct zipper *z, const struct zipper_part *parts, int np,
+			   struct adamw *opt, struct train_state *s, const char *options_json);
+
 #endif

@@ -1,0 +1,510 @@
+/* zip-fuse: zip a text tower and a speech tower with gated cross-attention
+ * and train the fused model on aligned data (ASR and TTS). */
+#include "config.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive.h"
+#include "cli.h"
+#include "fusedata.h"
+#include "safetensors.h"
+#include "tower.h"
+#include "train.h"
+#include "xalloc.h"
+#include "zipper.h"
+
+static const struct cli_doc doc = {
+	.name = "zip-fuse",
+	.synopsis = "[-q] [-j n] --text-tower T.zpm --speech-tower S.zpm [--task asr,tts]\n"
+		    "       [--tts-ratio x] [--freeze text|speech|none|text,speech]\n"
+		    "       [--input-proj paper|residual|none] [--xattn-layers n |\n"
+		    "       --xattn-every-text i --xattn-every-speech j] [--gate-init x]\n"
+		    "       [--steps n | --epochs n] [-b n] [--lr x] [--warmup n] [--weight-decay x]\n"
+		    "       [--clip x] [--seed n] [--ckpt-every n] [--ckpt file] [--resume]\n"
+		    "       [--stop-after n] [--log file.jsonl] [--text-tokenizer text.tok]\n"
+		    "       [--speech-tokenizer speech.tok] speech-tokens text-tokens -o fused.zpm",
+	.summary = "Join a pretrained text tower and speech tower with gated cross-attention\n"
+		   "blocks (Zipper) and train the fused model on aligned speech and text token\n"
+		   "archives, joined by utterance id: ASR ([speech][text], loss on the text) and\n"
+		   "TTS ([text][speech], loss on the speech) rows mixed in every batch. The text\n"
+		   "tower is frozen by default. AdamW with warmup and a cosine schedule, global\n"
+		   "clipping, checkpoints with exact resumption; SIGINT/SIGTERM write a\n"
+		   "checkpoint and exit 130/143.",
+	.options = "      --text-tower FILE     the text tower (zip-train output)\n"
+		   "      --speech-tower FILE   the speech tower; its vocabulary is the codebook + 2\n"
+		   "  -o, --output FILE         the fused model (kind \"fused\")\n"
+		   "      --task LIST           asr, tts or asr,tts (default asr,tts)\n"
+		   "      --tts-ratio X         share of TTS rows with both tasks (default 0.5)\n"
+		   "      --freeze LIST         towers that do not train: text (default), speech,\n"
+		   "                            text,speech or none\n"
+		   "      --input-proj MODE     after each tower's embeddings: residual (default;\n"
+		   "                            a fresh model is the towers exactly), paper, none\n"
+		   "      --input-proj-text MODE, --input-proj-speech MODE   per tower\n"
+		   "      --xattn-layers N      N cross-attention stages spread evenly (default 2)\n"
+		   "      --xattn-every-text I, --xattn-every-speech J   a stage after every I-th\n"
+		   "                            text layer and J-th speech layer\n"
+		   "      --gate-init X         the tanh gates' start (default 0, the paper's)\n"
+		   "      --steps N             optimizer steps (default: one epoch)\n"
+		   "      --epochs N            passes over the utterances instead of --steps\n"
+		   "  -b, --batch N             utterances per step (default 8)\n"
+		   "      --lr X                peak learning rate (default 3e-4)\n"
+		   "      --min-lr-ratio X      the cosine ends at lr*X (default 0.1)\n"
+		   "      --warmup N            warmup steps (default: a tenth of the steps, at most 100)\n"
+		   "      --weight-decay X      AdamW decay, not on norms, gates, embeddings (default 0.1)\n"
+		   "      --clip X              max global gradient norm, 0 for none (default 1)\n"
+		   "      --seed N              initialisation, shuffling and task draws (default 1)\n"
+		   "      --ckpt-every N        checkpoint every N steps (default: only when stopped)\n"
+		   "      --ckpt FILE           checkpoint file (default: OUTPUT.ckpt)\n"
+		   "      --resume              continue from the checkpoint\n"
+		   "      --stop-after N        write a checkpoint and stop after step N (exit 0)\n"
+		   "      --log FILE            JSON lines: step, loss, asr_loss, tts_loss, lr,\n"
+		   "                            grad_norm, gate_attn, tokens_per_s\n"
+		   "      --text-tokenizer FILE, --speech-tokenizer FILE   carried in the output\n"
+		   "                            (tokenizer.text.*, tokenizer.speech.*)\n",
+	.example = "zip-fuse --text-tower text.zpm --speech-tower speech.zpm --steps 2000 "
+		   "speech.tok text.tok -o fused.zpm",
+	.see_also = "zip-train(1), zip-generate(1), zip-info(1), zip-formats(5), zipper(7)",
+};
+
+struct options {
+	struct cli_common common;
+	const char *tower[2], *tokenizer[2], *output, *speech, *text, *ckpt, *log;
+	int proj[2], every[2], xattn_layers;
+	bool tasks[2], freeze[2], resume;
+	long steps, epochs, batch, warmup, seed, ckpt_every, stop_after;
+	double lr, min_lr_ratio, weight_decay, clip, tts_ratio, gate_init;
+};
+
+enum {
+	OPT_TEXT_TOWER = CLI_OPT_FIRST_FREE, OPT_SPEECH_TOWER, OPT_TASK, OPT_TTS_RATIO, OPT_FREEZE, OPT_PROJ,
+	OPT_PROJ_TEXT, OPT_PROJ_SPEECH, OPT_XLAYERS, OPT_EVERY_TEXT, OPT_EVERY_SPEECH, OPT_GATE_INIT, OPT_STEPS,
+	OPT_EPOCHS, OPT_LR, OPT_MIN_LR, OPT_WARMUP, OPT_WD, OPT_CLIP, OPT_SEED, OPT_CKPT_EVERY, OPT_CKPT,
+	OPT_RESUME, OPT_STOP_AFTER, OPT_LOG, OPT_TEXT_TOK, OPT_SPEECH_TOK
+};
+
+static int parse_proj(const char *arg, const char *option)
+{
+	int m = inproj_mode(arg);
+	if (m < 0)
+		cli_usage_error("%s: '%s' is not paper, residual or none", option, arg);
+	return m;
+}
+
+/* "text", "speech", "text,speech", "none" (or "asr,tts" with names asr/tts) */
+static void parse_pair(bool out[2], const char *arg, const char *a, const char *b, const char *option)
+{
+	out[0] = out[1] = false;
+	if (!strcmp(arg, "none"))
+		return;
+	char *copy = xstrdup(arg), *save = NULL;
+	for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(w, a))
+			out[0] = true;
+		else if (!strcmp(w, b))
+			out[1] = true;
+		else
+			cli_usage_error("%s: '%s' is not %s or %s", option, w, a, b);
+	}
+	free(copy);
+}
+
+static void parse_options(struct options *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_COMMON_LONGOPTS,
+		{"text-tower", required_argument, NULL, OPT_TEXT_TOWER},
+		{"speech-tower", required_argument, NULL, OPT_SPEECH_TOWER},
+		{"output", required_argument, NULL, 'o'},
+		{"task", required_argument, NULL, OPT_TASK},
+		{"tts-ratio", required_argument, NULL, OPT_TTS_RATIO},
+		{"freeze", required_argument, NULL, OPT_FREEZE},
+		{"input-proj", required_argument, NULL, OPT_PROJ},
+		{"input-proj-text", required_argument, NULL, OPT_PROJ_TEXT},
+		{"input-proj-speech", required_argument, NULL, OPT_PROJ_SPEECH},
+		{"xattn-layers", required_argument, NULL, OPT_XLAYERS},
+		{"xattn-every-text", required_argument, NULL, OPT_EVERY_TEXT},
+		{"xattn-every-speech", required_argument, NULL, OPT_EVERY_SPEECH},
+		{"gate-init", required_argument, NULL, OPT_GATE_INIT},
+		{"steps", required_argument, NULL, OPT_STEPS},
+		{"epochs", required_argument, NULL, OPT_EPOCHS},
+		{"batch", required_argument, NULL, 'b'},
+		{"lr", required_argument, NULL, OPT_LR},
+		{"min-lr-ratio", required_argument, NULL, OPT_MIN_LR},
+		{"warmup", required_argument, NULL, OPT_WARMUP},
+		{"weight-decay", required_argument, NULL, OPT_WD},
+		{"clip", required_argument, NULL, OPT_CLIP},
+		{"seed", required_argument, NULL, OPT_SEED},
+		{"ckpt-every", required_argument, NULL, OPT_CKPT_EVERY},
+		{"ckpt", required_argument, NULL, OPT_CKPT},
+		{"resume", no_argument, NULL, OPT_RESUME},
+		{"stop-after", required_argument, NULL, OPT_STOP_AFTER},
+		{"log", required_argument, NULL, OPT_LOG},
+		{"text-tokenizer", required_argument, NULL, OPT_TEXT_TOK},
+		{"speech-tokenizer", required_argument, NULL, OPT_SPEECH_TOK},
+		{NULL, 0, NULL, 0},
+	};
+	*o = (struct options){.proj = {INPROJ_RESIDUAL, INPROJ_RESIDUAL}, .tasks = {true, true},
+			      .freeze = {true, false}, .batch = 8, .warmup = -1, .seed = 1, .lr = 3e-4,
+			      .min_lr_ratio = 0.1, .weight_decay = 0.1, .clip = 1.0, .tts_ratio = 0.5};
+	cli_common_init(&o->common);
+	for (int c; (c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "o:b:", longopts, NULL)) != -1;) {
+		switch (c) {
+		case OPT_TEXT_TOWER: o->tower[ZM_TEXT] = optarg; break;
+		case OPT_SPEECH_TOWER: o->tower[ZM_SPEECH] = optarg; break;
+		case 'o': o->output = optarg; break;
+		case OPT_TASK: parse_pair(o->tasks, optarg, "asr", "tts", "--task"); break;
+		case OPT_TTS_RATIO: o->tts_ratio = cli_parse_double(optarg, "--tts-ratio", 0, 1); break;
+		case OPT_FREEZE: parse_pair(o->freeze, optarg, "text", "speech", "--freeze"); break;
+		case OPT_PROJ: o->proj[0] = o->proj[1] = parse_proj(optarg, "--input-proj"); break;
+		case OPT_PROJ_TEXT: o->proj[ZM_TEXT] = parse_proj(optarg, "--input-proj-text"); break;
+		case OPT_PROJ_SPEECH: o->proj[ZM_SPEECH] = parse_proj(optarg, "--input-proj-speech"); break;
+		case OPT_XLAYERS: o->xattn_layers = (int)cli_parse_long(optarg, "--xattn-layers", 1, 4096); break;
+		case OPT_EVERY_TEXT: o->every[ZM_TEXT] = (int)cli_parse_long(optarg, "--xattn-every-text", 1, 4096); break;
+		case OPT_EVERY_SPEECH:
+			o->every[ZM_SPEECH] = (int)cli_parse_long(optarg, "--xattn-every-speech", 1, 4096);
+			break;
+		case OPT_GATE_INIT: o->gate_init = cli_parse_double(optarg, "--gate-init", -10, 10); break;
+		case OPT_STEPS: o->steps = cli_parse_long(optarg, "--steps", 1, 1L << 40); break;
+		case OPT_EPOCHS: o->epochs = cli_parse_long(optarg, "--epochs", 1, 1L << 20); break;
+		case 'b': o->batch = cli_parse_long(optarg, "--batch", 1, 1 << 16); break;
+		case OPT_LR: o->lr = cli_parse_double(optarg, "--lr", 0, 10); break;
+		case OPT_MIN_LR: o->min_lr_ratio = cli_parse_double(optarg, "--min-lr-ratio", 0, 1); break;
+		case OPT_WARMUP: o->warmup = cli_parse_long(optarg, "--warmup", 0, 1L << 40); break;
+		case OPT_WD: o->weight_decay = cli_parse_double(optarg, "--weight-decay", 0, 10); break;
+		case OPT_CLIP: o->clip = cli_parse_double(optarg, "--clip", 0, 1e9); break;
+		case OPT_SEED: o->seed = cli_parse_long(optarg, "--seed", 0, 1L << 62); break;
+		case OPT_CKPT_EVERY: o->ckpt_every = cli_parse_long(optarg, "--ckpt-every", 0, 1L << 40); break;
+		case OPT_CKPT: o->ckpt = optarg; break;
+		case OPT_RESUME: o->resume = true; break;
+		case OPT_STOP_AFTER: o->stop_after = cli_parse_long(optarg, "--stop-after", 1, 1L << 40); break;
+		case OPT_LOG: o->log = optarg; break;
+		case OPT_TEXT_TOK: o->tokenizer[ZM_TEXT] = optarg; break;
+		case OPT_SPEECH_TOK: o->tokenizer[ZM_SPEECH] = optarg; break;
+		default:
+			if (!cli_common_option(&o->common, c, optarg))
+				cli_usage_error("unexpected option");
+		}
+	}
+	if (!o->tower[ZM_TEXT] || !o->tower[ZM_SPEECH])
+		cli_usage_error("give both --text-tower and --speech-tower");
+	if (!o->output)
+		cli_usage_error("no output model (-o) given");
+	if (o->steps && o->epochs)
+		cli_usage_error("give --steps or --epochs, not both");
+	if (!o->tasks[0] && !o->tasks[1])
+		cli_usage_error("--task: give asr, tts or both");
+	if (o->xattn_layers && (o->every[0] || o->every[1]))
+		cli_usage_error("give --xattn-layers or --xattn-every-text/--xattn-every-speech, not both");
+	if (!o->every[0] != !o->every[1])
+		cli_usage_error("give both --xattn-every-text and --xattn-every-speech");
+	if (argc - optind != 2)
+		cli_usage_error("give a speech token archive and a text token archive");
+	o->speech = argv[optind];
+	o->text = argv[optind + 1];
+}
+
+/* ---- the model ---- */
+
+struct loaded_tower {
+	struct tower *t;
+	struct tower_meta meta;
+};
+
+static struct loaded_tower load_tower(const char *path, const char *modality)
+{
+	struct loaded_tower lt;
+	struct st_file f;
+	struct tower_config c;
+	if (st_open(&f, path) < 0 || tower_file_config(&f, &c, &lt.meta) < 0 || !(lt.t = tower_load(&f, NULL, &c)))
+		cli_die("%s", zerr_msg());
+	st_close(&f);
+	if (lt.meta.modality[0] && strcmp(lt.meta.modality, modality))
+		cli_die("%s: a %s tower, given as the %s tower", path, lt.meta.modality, modality);
+	return lt;
+}
+
+/* The fused config: the towers', the stages, the start/end tokens. A tower
+ * trained with an end token (zip-train --eos) saw it start and end every
+ * utterance, so it is both; otherwise BPE's 1/2 for text and the speech
+ * tokenizer's begin/end-of-audio (the last two ids) for speech. */
+static struct zipper *make_model(const struct options *o)
+{
+	struct zipper_config c;
+	memset(&c, 0, sizeof c);
+	struct loaded_tower lt[2] = {load_tower(o->tower[ZM_TEXT], "text"), load_tower(o->tower[ZM_SPEECH], "speech")};
+	for (int m = 0; m < 2; m++) {
+		c.tower[m] = lt[m].t->cfg;
+		c.proj[m] = o->proj[m];
+		int V = c.tower[m].vocab;
+		c.bos[m] = lt[m].meta.eos >= 0 ? lt[m].meta.eos : m == ZM_TEXT ? 1 : V - 2;
+		c.eos[m] = lt[m].meta.eos >= 0 ? lt[m].meta.eos : m == ZM_TEXT ? 2 : V - 1;
+	}
+	if (o->every[0]) {
+		c.every[0] = o->every[0];
+		c.every[1] = o->every[1];
+		c.stages = c.tower[0].n_layers / c.every[0] < c.tower[1].n_layers / c.every[1]
+				   ? c.tower[0].n_layers / c.every[0]
+				   : c.tower[1].n_layers / c.every[1];
+	} else {
+		c.stages = o->xattn_layers ? o->xattn_layers : 2;
+		for (int m = 0; m < 2; m++)
+			c.every[m] = c.tower[m].n_layers / c.stages;
+	}
+	c.gate_init = o->gate_init;
+	if (zipper_config_check(&c) < 0)
+		cli_die("%s", zerr_msg());
+	struct rng r;
+	rng_seed(&r, (uint64_t)o->seed);
+	struct zipper *z = zipper_new(&c, &r);
+	for (int m = 0; m < 2; m++) {
+		memcpy(z->tower[m]->params, lt[m].t->params, lt[m].t->n_params * sizeof(float));
+		tower_free(lt[m].t);
+	}
+	return z;
+}
+
+/* ---- the run ---- */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+struct run {
+	const struct options *o;
+	struct zipper *z;
+	struct fuse_data data;
+	struct optim_config oc;
+	struct zipper_part parts[3];
+	int n_parts;
+	struct adamw opt[3];
+	struct train_state state;
+	struct train_data order; /* only n_windows: the utterance count, for the shuffled order */
+	struct zipper_batch batch;
+	size_t *idx;
+	int *task;
+	char *ckpt, *resume_json;
+	FILE *log;
+	struct progress bar;
+};
+
+/* What a resumed run must share with the run that wrote the checkpoint. */
+static char *resume_options(const struct run *r)
+{
+	const struct options *o = r->o;
+	const struct optim_config *oc = &r->oc;
+	return xasprintf("{\"batch\":%ld,\"seed\":%ld,\"steps\":%ld,\"warmup\":%ld,\"lr\":%.17g,"
+			 "\"min_lr_ratio\":%.17g,\"weight_decay\":%.17g,\"clip\":%.17g,\"utterances\":%zu,"
+			 "\"asr\":%d,\"tts\":%d,\"tts_ratio\":%.17g,\"freeze_text\":%d,\"freeze_speech\":%d}",
+			 o->batch, o->seed, oc->steps, oc->warmup, oc->lr, oc->min_lr_ratio, oc->weight_decay,
+			 oc->clip, r->data.n, o->tasks[TASK_ASR], o->tasks[TASK_TTS], o->tts_ratio,
+			 o->freeze[ZM_TEXT], o->freeze[ZM_SPEECH]);
+}
+
+static void log_line(struct run *r, const char *fmt, ...) ZIP_PRINTF(2, 3);
+
+static void log_line(struct run *r, const char *fmt, ...)
+{
+	if (!r->log)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(r->log, fmt, ap);
+	va_end(ap);
+	if (fflush(r->log) != 0)
+		cli_die("%s: write error", r->o->log);
+}
+
+static void checkpoint(struct run *r)
+{
+	if (zipper_checkpoint_save(r->ckpt, r->z, r->parts, r->n_parts, r->opt, &r->state, r->resume_json) < 0)
+		cli_die("%s", zerr_msg());
+}
+
+static int row_task(const struct run *r, int row)
+{
+	const struct options *o = r->o;
+	if (!o->tasks[TASK_TTS])
+		return TASK_ASR;
+	if (!o->tasks[TASK_ASR])
+		return TASK_TTS;
+	return fuse_task_of((uint64_t)o->seed, r->state.step, row, o->tts_ratio);
+}
+
+static void one_step(struct run *r)
+{
+	const struct options *o = r->o;
+	struct zipper *z = r->z;
+	double t0 = cli_now();
+	int B = (int)o->batch;
+	for (int b = 0; b < B; b++) {
+		r->idx[b] = train_next_index(&r->state);
+		r->task[b] = row_task(r, b);
+	}
+	fuse_batch_fill(&r->batch, &r->data, r->idx, r->task, B, &z->cfg);
+	double loss = zipper_forward(z, &r->batch);
+	zipper_zero_grad(z);
+	zipper_backward(z);
+	double lr = optim_lr(&r->oc, r->state.step);
+	double norm = zipper_adamw_step(r->parts, r->n_parts, r->opt, &r->oc, lr);
+	r->state.step++;
+	size_t tokens = (size_t)B * (size_t)(r->batch.T[0] + r->batch.T[1]);
+	double tps = (double)tokens / (cli_now() - t0);
+	/* the text tower's loss is ASR's, the speech tower's TTS's */
+	log_line(r,
+		 "{\"step\":%ld,\"loss\":%.9g,\"asr_loss\":%.9g,\"tts_loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,"
+		 "\"gate_attn\":%.6g,\"tokens_per_s\":%.1f}\n",
+		 r->state.step, loss, z->count[ZM_TEXT] ? z->loss[ZM_TEXT] : 0.0,
+		 z->count[ZM_SPEECH] ? z->loss[ZM_SPEECH] : 0.0, lr, norm, tanh(z->xa[ZM_TEXT][0].w.attn_gate[0]),
+		 tps);
+	char extra[64];
+	snprintf(extra, sizeof extra, "loss %.3f  %.0f tok/s", loss, tps);
+	progress_update(&r->bar, (double)r->state.step, extra);
+}
+
+static void setup(struct run *r, const struct options *o)
+{
+	memset(r, 0, sizeof *r);
+	r->o = o;
+	r->z = make_model(o);
+	struct zipper *z = r->z;
+	int vocab[2], max_len[2];
+	for (int m = 0; m < 2; m++) {
+		vocab[m] = z->cfg.tower[m].vocab;
+		max_len[m] = z->cfg.tower[m].max_seq;
+	}
+	if (fuse_data_load(&r->data, o->speech, o->text, vocab, max_len) < 0)
+		cli_die("%s", zerr_msg());
+	if (r->data.skipped && !o->common.quiet)
+		cli_warn("%zu utterances skipped: longer than a tower's max_seq", r->data.skipped);
+	optim_config_default(&r->oc);
+	long per_epoch = (long)((r->data.n + (size_t)o->batch - 1) / (size_t)o->batch);
+	r->oc.steps = o->steps ? o->steps : per_epoch * (o->epochs ? o->epochs : 1);
+	r->oc.warmup = o->warmup >= 0 ? o->warmup : (r->oc.steps / 10 < 100 ? r->oc.steps / 10 : 100);
+	r->oc.lr = o->lr;
+	r->oc.min_lr_ratio = o->min_lr_ratio;
+	r->oc.weight_decay = o->weight_decay;
+	r->oc.clip = o->clip;
+	int T[2] = {fuse_data_max_len(&r->data, 0), fuse_data_max_len(&r->data, 1)};
+	zipper_alloc_train(z, o->freeze, (int)o->batch, T);
+	r->n_parts = zipper_parts(z, r->parts);
+	for (int i = 0; i < r->n_parts; i++)
+		adamw_init(&r->opt[i], r->parts[i].n);
+	r->order.n_windows = r->data.n;
+	train_state_init(&r->state, &r->order, (uint64_t)o->seed ^ 0x7a69707065725f66ULL);
+	fuse_batch_alloc(&r->batch, (int)o->batch, T);
+	r->idx = xcalloc((size_t)o->batch, sizeof *r->idx);
+	r->task = xcalloc((size_t)o->batch, sizeof *r->task);
+	r->ckpt = o->ckpt ? xstrdup(o->ckpt) : xasprintf("%s.ckpt", o->output);
+	r->resume_json = resume_options(r);
+	if (o->resume && zipper_checkpoint_load(r->ckpt, z, r->parts, r->n_parts, r->opt, &r->state,
+						r->resume_json) < 0)
+		cli_die("%s", zerr_msg());
+	if (o->log && !(r->log = fopen(o->log, o->resume ? "a" : "w")))
+		cli_die("%s: cannot open for writing", o->log);
+}
+
+/* The fused model with the tokenizers' tensors (tokenizer.M.<name>) and
+ * metadata (zipper.tokenizer.M: kind and config), so generation needs no
+ * other file. */
+static void save_model(const struct run *r)
+{
+	const struct options *o = r->o;
+	static const char *const mods[2] = {"text", "speech"};
+	struct st_writer *w = zipper_writer(r->z);
+	struct st_file tf[2];
+	char **names[2] = {NULL, NULL};
+	for (int m = 0; m < 2; m++) {
+		if (!o->tokenizer[m])
+			continue;
+		if (st_open(&tf[m], o->tokenizer[m]) < 0)
+			cli_die("%s", zerr_msg());
+		names[m] = xcalloc(tf[m].n_tensors + 1, sizeof *names[m]);
+		for (size_t i = 0; i < tf[m].n_tensors; i++) {
+			const struct st_tensor *x = &tf[m].tensors[i];
+			names[m][i] = xasprintf("tokenizer.%s.%s", mods[m], x->name);
+			st_writer_add(w, names[m][i], x->dtype, x->ndim, x->shape, x->data);
+		}
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "kind", tf[m].kind ? tf[m].kind : "");
+		cJSON_AddItemToObject(j, "config", tf[m].config ? cJSON_Duplicate(tf[m].config, true) : cJSON_CreateNull());
+		char *text = cJSON_PrintUnformatted(j), key[64];
+		cJSON_Delete(j);
+		snprintf(key, sizeof key, "zipper.tokenizer.%s", mods[m]);
+		st_writer_meta(w, key, text);
+		free(text);
+	}
+	if (st_writer_write(w, o->output) < 0)
+		cli_die("%s", zerr_msg());
+	st_writer_free(w);
+	for (int m = 0; m < 2; m++) {
+		if (!names[m])
+			continue;
+		for (size_t i = 0; i < tf[m].n_tensors; i++)
+			free(names[m][i]);
+		free(names[m]);
+		st_close(&tf[m]);
+	}
+}
+
+static void finish(struct run *r)
+{
+	if (r->log && fclose(r->log) != 0)
+		cli_die("%s: write error", r->o->log);
+	for (int i = 0; i < r->n_parts; i++)
+		adamw_free(&r->opt[i]);
+	zipper_parts_free(r->parts, r->n_parts);
+	train_state_free(&r->state);
+	fuse_batch_free(&r->batch);
+	fuse_data_free(&r->data);
+	free(r->idx);
+	free(r->task);
+	free(r->ckpt);
+	free(r->resume_json);
+	zipper_free(r->z);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	cli_init(&doc);
+	parse_options(&o, argc, argv);
+	cli_apply_threads(&o.common);
+	struct run r;
+	setup(&r, &o);
+	catch_signals();
+	progress_start(&r.bar, "fuse", (double)r.oc.steps, o.common.quiet);
+	while (r.state.step < r.oc.steps) {
+		one_step(&r);
+		if (o.ckpt_every && r.state.step % o.ckpt_every == 0)
+			checkpoint(&r);
+		if (stop_signal || (o.stop_after && r.state.step == o.stop_after && r.state.step < r.oc.steps)) {
+			progress_end(&r.bar);
+			checkpoint(&r);
+			int sig = stop_signal;
+			finish(&r);
+			return sig ? 128 + sig : 0;
+		}
+	}
+	progress_end(&r.bar);
+	save_model(&r);
+	finish(&r);
+	return 0;
+}

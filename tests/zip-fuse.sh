@@ -1,0 +1,51 @@
+#!/bin/sh
+# zip-fuse: training runs, exact resumption, bad input.
+. "$top_srcdir/tests/setup.sh"
+. "$top_srcdir/tests/fuse-corpus.sh"
+
+common="-q -j2 --text-tower text.zpm --speech-tower speech.zpm -b 4 --lr 3e-3 --steps 20"
+
+# An uninterrupted run, and one stopped after step 7 then resumed, write
+# the same loss curve (to the last bit) and the same model.
+zip-fuse $common --log a.jsonl speech.tok text.tok -o a.zpm
+[ "$(grep -c '"asr_loss"' a.jsonl)" = 20 ] || fail "expected 20 step lines in the log"
+zip-fuse $common --log b.jsonl --stop-after 7 speech.tok text.tok -o b.zpm
+[ -f b.zpm.ckpt ] && [ ! -f b.zpm ] || fail "--stop-after: expected a checkpoint and no model"
+zip-fuse $common --log b.jsonl --resume speech.tok text.tok -o b.zpm
+sed 's/,"tokens_per_s".*/}/' a.jsonl >a.curve
+sed 's/,"tokens_per_s".*/}/' b.jsonl >b.curve
+assert_same a.curve b.curve
+assert_same a.zpm b.zpm
+zip-info --verify b.zpm.ckpt >/dev/null
+zip-info a.zpm | grep -q '^kind: fused' || fail "a.zpm is not a fused model"
+zip-info a.zpm | grep -q 'xattn.speech.1.attn_gate' || fail "no cross-attention tensors"
+
+# Resuming with other options is refused.
+expect_exit 1 zip-fuse $common --tts-ratio 0.9 --resume speech.tok text.tok -o b.zpm
+expect_stderr "different options"
+expect_one_line_stderr
+
+# The other tasks, freezing and projections, and a paper-style model.
+zip-fuse $common --task asr --freeze speech --input-proj paper speech.tok text.tok -o c.zpm
+zip-fuse $common --task tts --freeze none --xattn-every-text 1 --xattn-every-speech 2 \
+	speech.tok text.tok -o d.zpm
+zip-info d.zpm | grep -q '"xattn_stages":1' || fail "every 1 / every 2 of 2 layers: one stage"
+
+# Bad input: one clear line, the right exit status, nothing written.
+expect_exit 2 zip-fuse --text-tower text.zpm speech.tok text.tok -o x.zpm
+expect_stderr "speech-tower"
+expect_exit 2 zip-fuse $common --freeze words speech.tok text.tok -o x.zpm
+expect_stderr "--freeze: 'words'"
+expect_exit 2 zip-fuse $common --xattn-layers 2 --xattn-every-text 1 speech.tok text.tok -o x.zpm
+expect_exit 1 zip-fuse $common text.tok speech.tok -o x.zpm
+expect_stderr "modality text, expected speech"
+expect_one_line_stderr
+grep -v utt03 text.tok >short.tok
+expect_exit 1 zip-fuse $common speech.tok short.tok -o x.zpm
+expect_stderr "utt03"
+expect_one_line_stderr
+expect_exit 1 zip-fuse $common --xattn-layers 3 speech.tok text.tok -o x.zpm
+expect_stderr "do not fit"
+expect_exit 1 zip-fuse $common --text-tower speech.zpm speech.tok text.tok -o x.zpm
+expect_stderr "speech tower, given as the text tower"
+[ ! -e x.zpm ] || fail "a failed run left x.zpm"
