@@ -670,18 +670,21 @@ static void cached_attention(float *out, float *scores_all, const float *qkv, co
 		}
 }
 
-const float *tower_cache_forward(const struct tower *t, struct tower_cache *c, const int32_t *tokens,
-				 int T, int pos0, bool all_logits)
+void tower_cache_embed(const struct tower *t, struct tower_cache *c, const int32_t *tokens, int T, int pos0)
+{
+	if (T > c->chunk || pos0 + T > c->cap || pos0 + T > t->cfg.max_seq)
+		abort(); /* the caller sized the cache */
+	embedding_forward(c->x, tokens, t->w.embed, c->B * T, t->cfg.d_model);
+}
+
+void tower_cache_layers(const struct tower *t, struct tower_cache *c, int l0, int l1, int T, int pos0)
 {
 	struct dims d = dims_of(&t->cfg);
 	const struct tower_weights *w = &t->w;
 	int B = c->B, N = B * T, C = (int)d.C, F = (int)d.F, QKV = (int)d.QKV, HD = (int)d.HD;
 	int KD = (int)(d.K * d.D);
 	float eps = (float)t->cfg.norm_eps;
-	if (T > c->chunk || pos0 + T > c->cap || pos0 + T > t->cfg.max_seq)
-		abort(); /* the caller sized the cache */
-	embedding_forward(c->x, tokens, w->embed, N, C);
-	for (size_t l = 0; l < d.L; l++) {
+	for (size_t l = (size_t)l0; l < (size_t)l1; l++) {
 		float *kc = c->k + l * B * (size_t)c->cap * KD, *vc = c->v + l * B * (size_t)c->cap * KD;
 		rmsnorm_forward(c->ln, c->rstd, c->x, w->ln1 + l * d.C, N, C, eps);
 		matmul_forward(c->qkv, c->ln, w->wqkv + l * d.QKV * d.C, N, C, QKV, 0);
@@ -698,16 +701,35 @@ const float *tower_cache_forward(const struct tower *t, struct tower_cache *c, c
 		swiglu_forward(c->hff, c->gu, N, F);
 		matmul_forward(c->x, c->hff, w->wdown + l * d.C * d.F, N, F, C, 1);
 	}
+}
+
+float *tower_cache_stream(const struct tower_cache *c)
+{
+	return c->x;
+}
+
+const float *tower_cache_head(const struct tower *t, struct tower_cache *c, int T, bool all_logits)
+{
+	int B = c->B, N = B * T, C = t->cfg.d_model, V = t->cfg.vocab;
+	float eps = (float)t->cfg.norm_eps;
 	if (all_logits) {
-		rmsnorm_forward(c->ln, c->rstd, c->x, w->norm, N, C, eps);
-		matmul_forward(c->logits, c->ln, w->lm_head, N, C, (int)d.V, 0);
+		rmsnorm_forward(c->ln, c->rstd, c->x, t->w.norm, N, C, eps);
+		matmul_forward(c->logits, c->ln, t->w.lm_head, N, C, V, 0);
 		return c->logits;
 	}
 	for (int b = 0; b < B; b++)
 		memcpy(c->last + (size_t)b * C, c->x + ((size_t)b * T + T - 1) * C, (size_t)C * sizeof(float));
-	rmsnorm_forward(c->ln, c->rstd, c->last, w->norm, B, C, eps);
-	matmul_forward(c->logits, c->ln, w->lm_head, B, C, (int)d.V, 0);
+	rmsnorm_forward(c->ln, c->rstd, c->last, t->w.norm, B, C, eps);
+	matmul_forward(c->logits, c->ln, t->w.lm_head, B, C, V, 0);
 	return c->logits;
+}
+
+const float *tower_cache_forward(const struct tower *t, struct tower_cache *c, const int32_t *tokens,
+				 int T, int pos0, bool all_logits)
+{
+	tower_cache_embed(t, c, tokens, T, pos0);
+	tower_cache_layers(t, c, 0, t->cfg.n_layers, T, pos0);
+	return tower_cache_head(t, c, T, all_logits);
 }
 
 void tower_cache_reorder(struct tower_cache *c, const int *src, int len)

@@ -167,6 +167,14 @@ void tower_cache_free(struct tower_cache *c);
  * else (B,V) of each sequence's last token. Valid until the next call. */
 const float *tower_cache_forward(const struct tower *t, struct tower_cache *c, const int32_t *tokens,
 				 int T, int pos0, bool all_logits);
+/* The same, step by step (as tower_forward_layers() for training):
+ * tower_cache_forward() = tower_cache_embed(); tower_cache_layers(0, L);
+ * tower_cache_head(). tower_cache_stream() (B*T,C) is the residual stream
+ * of the tokens being fed, which a caller may change between layers. */
+void tower_cache_embed(const struct tower *t, struct tower_cache *c, const int32_t *tokens, int T, int pos0);
+void tower_cache_layers(const struct tower *t, struct tower_cache *c, int l0, int l1, int T, int pos0);
+float *tower_cache_stream(const struct tower_cache *c);
+const float *tower_cache_head(const struct tower *t, struct tower_cache *c, int T, bool all_logits);
 /* Sequence b takes the cached positions [0,len) of old sequence src[b] (beams). */
 void tower_cache_reorder(struct tower_cache *c, const int *src, int len);
 int tower_cache_batch(const struct tower_cache *c);

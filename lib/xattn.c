@@ -339,6 +339,8 @@ void xattn_forward_kv(struct xattn *x, const float *h, const int32_t *kpos, int 
 	int Nk = B * Tk, C = x->C, Co = x->Co;
 	a->b = B;
 	a->tk = Tk;
+	if (Nk == 0)
+		return; /* nothing to attend to: the block is its FFN alone */
 	memcpy(a->kpos, kpos, (size_t)Nk * sizeof *kpos);
 	memcpy(a->ho, h, (size_t)Nk * Co * sizeof *h);
 	rmsnorm_forward(a->kvn, a->kvn_rstd, a->ho, w->kv_norm, Nk, Co, x->eps);
@@ -381,6 +383,17 @@ static void gate_backward(float *dout, float *dgate, const float *dy, const floa
 		dout[i] = t * dy[i];
 }
 
+void xattn_repeat_kv(struct xattn *x, int B)
+{
+	struct xattn_acts *a = x->a;
+	size_t rows = (size_t)a->tk * 2 * x->C;
+	for (int b = 1; b < B; b++) {
+		memcpy(a->kv + b * rows, a->kv, rows * sizeof *a->kv);
+		memcpy(a->kpos + (size_t)b * a->tk, a->kpos, (size_t)a->tk * sizeof *a->kpos);
+	}
+	a->b = B;
+}
+
 void xattn_backward(struct xattn *x, float *dy)
 {
 	struct xattn_acts *a = x->a;
@@ -407,6 +420,8 @@ void xattn_backward(struct xattn *x, float *dy)
 	matmul_backward(a->dtmp, g->wq, a->dq, a->qn, w->wq, Nq, C, C);
 	rmsnorm_backward(dy, g->attn_norm, a->dtmp, a->y0, w->attn_norm, a->qn_rstd, Nq, C);
 	/* the key side, down to the other tower's stream */
+	if (Nk == 0)
+		return;
 	zero(a->dg, (size_t)Nk * C);
 	matmul_backward(a->dg, g->wkv, a->dkv, a->gout, w->wkv, Nk, C, 2 * C);
 	zero(a->dr, (size_t)Nk * C);

@@ -82,6 +82,9 @@ void xattn_free(struct xattn *x);
 /* The key side: keys and values from h (B*Tk,Co) (copied: the caller may
  * change h afterwards), with kpos (B,Tk) their linear positions. */
 void xattn_forward_kv(struct xattn *x, const float *h, const int32_t *kpos, int B, int Tk);
+/* After xattn_forward_kv() of one sequence: the same keys and values for
+ * B sequences (beams of one utterance); capacity for B needed. */
+void xattn_repeat_kv(struct xattn *x, int B);
 /* The query side: y (B*Tq,C) in place; qpos (B,Tq). */
 void xattn_forward(struct xattn *x, float *y, const int32_t *qpos, int Tq);
 /* dy (B*Tq,C) in place: d(output) -> d(input); accumulates the weight

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fusedata.h"
+#include "fusegen.h"
 #include "optim.h"
 #include "rng.h"
 #include "safetensors.h"
@@ -180,13 +182,9 @@ static struct zipper *fresh(struct rng *r)
 /* An ASR-like batch: row b is [speech Ts][text Tt]; targets on text. */
 static void asr_batch(struct zipper_batch *b, const struct zipper *z, int B, const int T[2], struct rng *r)
 {
-	b->B = B;
+	fuse_batch_alloc(b, B, T);
 	for (int m = 0; m < 2; m++) {
 		size_t n = (size_t)B * T[m];
-		b->T[m] = T[m];
-		b->tokens[m] = xcalloc(n, sizeof(int32_t));
-		b->targets[m] = xcalloc(n, sizeof(int32_t));
-		b->pos[m] = xcalloc(n, sizeof(int32_t));
 		for (size_t i = 0; i < n; i++) {
 			b->tokens[m][i] = (int32_t)rng_below(r, (uint64_t)z->cfg.tower[m].vocab);
 			b->pos[m][i] = (int32_t)(i % (size_t)T[m]) + (m == ZM_TEXT ? T[ZM_SPEECH] : 0);
@@ -196,11 +194,6 @@ static void asr_batch(struct zipper_batch *b, const struct zipper *z, int B, con
 	}
 }
 
-static void free_batch(struct zipper_batch *b)
-{
-	for (int m = 0; m < 2; m++)
-		free(b->tokens[m]), free(b->targets[m]), free(b->pos[m]);
-}
 
 START_TEST(test_fresh_zip_is_each_tower_exactly)
 {
@@ -223,7 +216,7 @@ START_TEST(test_fresh_zip_is_each_tower_exactly)
 		tower_free(alone);
 		free(fused);
 	}
-	free_batch(&b);
+	fuse_batch_free(&b);
 	zipper_free(z);
 }
 END_TEST
@@ -277,7 +270,7 @@ START_TEST(test_frozen_text_tower_stays_bit_identical)
 		adamw_free(&opt[i]);
 	zipper_parts_free(parts, np);
 	free(before);
-	free_batch(&b);
+	fuse_batch_free(&b);
 	zipper_free(z);
 }
 END_TEST
@@ -306,6 +299,68 @@ START_TEST(test_save_and_load_roundtrip)
 }
 END_TEST
 
+/* Gates open, so cross-attention matters. */
+static void open_gates(struct zipper *z, struct rng *r)
+{
+	for (int m = 0; m < 2; m++)
+		for (int n = 0; n < z->cfg.stages; n++) {
+			z->xa[m][n].w.attn_gate[0] = (float)(0.5 + 0.3 * rng_normal(r));
+			z->xa[m][n].w.ff_gate[0] = (float)(0.5 + 0.3 * rng_normal(r));
+		}
+}
+
+/* Generation's cached path (input encoded once, output decoded with kv
+ * cache and cross-attention) gives the training forward's logits, for ASR
+ * and TTS, fed all at once and token by token. */
+START_TEST(test_generation_matches_training_forward)
+{
+	struct rng r;
+	rng_seed(&r, 11);
+	struct zipper *z = fresh(&r);
+	open_gates(z, &r);
+	for (int out = 0; out < 2; out++) {
+		int in = 1 - out, n_in = 6, n_out = 5, V = z->cfg.tower[out].vocab;
+		int32_t ids[2][8];
+		for (int i = 0; i < 8; i++)
+			for (int m = 0; m < 2; m++)
+				ids[m][i] = (int32_t)rng_below(&r, (uint64_t)z->cfg.tower[m].vocab - 2);
+		struct fuse_data d = {.n = 1};
+		int32_t *tok[2] = {ids[0], ids[1]};
+		size_t len[2];
+		len[in] = (size_t)n_in;
+		len[out] = (size_t)n_out;
+		d.tok[0] = &tok[0], d.tok[1] = &tok[1], d.len[0] = &len[0], d.len[1] = &len[1];
+		struct zipper_batch b;
+		int T[2] = {10, 10}, task = out == ZM_TEXT ? TASK_ASR : TASK_TTS;
+		size_t idx = 0;
+		fuse_batch_alloc(&b, 1, T);
+		fuse_batch_fill(&b, &d, &idx, &task, 1, &z->cfg);
+		zipper_forward(z, &b);
+		const float *want = zipper_logits(z, out);
+		float *ref = xmallocarray((size_t)b.T[out] * V, sizeof(float));
+		memcpy(ref, want, (size_t)b.T[out] * V * sizeof(float));
+
+		struct fusegen *g = fusegen_new(z, out, 1, 8);
+		struct decode_model dm;
+		fusegen_model(g, &dm);
+		ck_assert_int_eq(fusegen_encode(g, ids[in], (size_t)n_in), 0);
+		const float *all = dm.forward(dm.ctx, b.tokens[out], b.T[out], 0, true);
+		double e = rel_err(all, ref, (size_t)b.T[out] * V);
+		ck_assert_msg(e <= 1e-5, "out %d: cached logits, relative error %g", out, e);
+		ck_assert_int_eq(fusegen_encode(g, ids[in], (size_t)n_in), 0);
+		for (int i = 0; i < b.T[out]; i++) {
+			const float *one = dm.forward(dm.ctx, b.tokens[out] + i, 1, i, false);
+			e = rel_err(one, ref + (size_t)i * V, (size_t)V);
+			ck_assert_msg(e <= 1e-5, "out %d: token %d, relative error %g", out, i, e);
+		}
+		fusegen_free(g);
+		free(ref);
+		fuse_batch_free(&b);
+	}
+	zipper_free(z);
+}
+END_TEST
+
 static Suite *zipper_suite(void)
 {
 	Suite *s = suite_create("zipper");
@@ -316,6 +371,7 @@ static Suite *zipper_suite(void)
 	tcase_add_test(tc, test_fresh_zip_is_each_tower_exactly);
 	tcase_add_test(tc, test_frozen_text_tower_stays_bit_identical);
 	tcase_add_test(tc, test_save_and_load_roundtrip);
+	tcase_add_test(tc, test_generation_matches_training_forward);
 	suite_add_tcase(s, tc);
 	return s;
 }
