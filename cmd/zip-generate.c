@@ -9,6 +9,7 @@
 #include "archive.h"
 #include "cli.h"
 #include "decode.h"
+#include "fusegen.h"
 #include "safetensors.h"
 #include "tower.h"
 #include "xalloc.h"
@@ -18,12 +19,16 @@ static const struct cli_doc doc = {
 	.name = "zip-generate",
 	.synopsis = "[-q] [-j n] -m model.zpm [--config hf.json] [--max-new n] [--eos id]\n"
 		    "       [--temperature x] [--top-k n] [--top-p x] [--seed n] [--beam n]\n"
-		    "       [--length-penalty x] [--with-prompt] [--score] [-o out] [prompts]",
+		    "       [--length-penalty x] [--with-prompt] [--score] [-o out] [prompts]\n"
+		    "       zip-generate -m fused.zpm --task asr|tts [--max-ratio x] [--repeat-span n]\n"
+		    "       [sampling and beam options] [-o out] [inputs]",
 	.summary = "Continue every utterance of a token archive (default: stdin) with a decoder\n"
 		   "tower and write the continuations as a token archive; or, with --score, print\n"
 		   "each utterance's log-likelihood and perplexity. When the tower has an end\n"
 		   "token (zip-train --eos), it starts every sequence, as in training, and\n"
-		   "generation stops at it.",
+		   "generation stops at it. With a fused model (zip-fuse), --task asr reads\n"
+		   "a speech token archive and writes the text tokens of each transcript;\n"
+		   "--task tts reads text tokens and writes speech tokens.",
 	.options = "  -m, --model FILE      the tower (zip-train output, or a Hugging Face LLaMA\n"
 		   "                        safetensors file with --config)\n"
 		   "      --config FILE     Hugging Face config.json for a bare checkpoint\n"
@@ -37,7 +42,14 @@ static const struct cli_doc doc = {
 		   "      --beam N          beam search with N beams\n"
 		   "      --length-penalty X  beam scores are log p / length^X (default 1)\n"
 		   "      --with-prompt     write the prompt before the continuation\n"
-		   "      --score           print \"utt-id loglik perplexity tokens\" instead\n",
+		   "      --score           print \"utt-id loglik perplexity tokens\" instead\n"
+		   "fused models:\n"
+		   "      --task T          asr (speech in, text out) or tts (text in, speech out)\n"
+		   "      --output-modalities M  text (= --task asr) or speech (= --task tts)\n"
+		   "      --max-ratio X     at most X output tokens per input token, plus 10\n"
+		   "                        (default 1 for asr, 20 for tts; --max-new caps it)\n"
+		   "      --repeat-span N   end an output whose last N tokens loop with a period\n"
+		   "                        of at most 8 (default 12 for text, 100 for speech; 0: off)\n",
 	.example = "zip-generate -m text.zpm --max-new 50 --top-p 0.9 --temperature 0.8 prompts.tok",
 	.see_also = "zip-train(1), zip-info(1), zip-formats(5), zipper(7)",
 };
@@ -47,12 +59,15 @@ struct options {
 	const char *model, *config, *output, *prompts;
 	struct decode_params dp;
 	long eos, seed;
-	bool eos_given, with_prompt, score;
+	bool eos_given, with_prompt, score, max_new_given;
+	int task; /* fused: the output modality (ZM_TEXT for asr), or -1 */
+	double max_ratio;
+	long repeat_span;
 };
 
 enum {
 	OPT_CONFIG = CLI_OPT_FIRST_FREE, OPT_MAX_NEW, OPT_EOS, OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_SEED,
-	OPT_BEAM, OPT_LP, OPT_WITH_PROMPT, OPT_SCORE
+	OPT_BEAM, OPT_LP, OPT_WITH_PROMPT, OPT_SCORE, OPT_TASK, OPT_OUT_MOD, OPT_MAX_RATIO, OPT_REPEAT_SPAN
 };
 
 static void parse_options(struct options *o, int argc, char **argv)
@@ -72,6 +87,10 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{"length-penalty", required_argument, NULL, OPT_LP},
 		{"with-prompt", no_argument, NULL, OPT_WITH_PROMPT},
 		{"score", no_argument, NULL, OPT_SCORE},
+		{"task", required_argument, NULL, OPT_TASK},
+		{"output-modalities", required_argument, NULL, OPT_OUT_MOD},
+		{"max-ratio", required_argument, NULL, OPT_MAX_RATIO},
+		{"repeat-span", required_argument, NULL, OPT_REPEAT_SPAN},
 		{NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof *o);
@@ -79,13 +98,19 @@ static void parse_options(struct options *o, int argc, char **argv)
 	o->output = "-";
 	o->prompts = "-";
 	o->seed = 1;
+	o->task = -1;
+	o->max_ratio = -1;
+	o->repeat_span = -1;
 	cli_common_init(&o->common);
 	for (int c; (c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "m:o:", longopts, NULL)) != -1;) {
 		switch (c) {
 		case 'm': o->model = optarg; break;
 		case OPT_CONFIG: o->config = optarg; break;
 		case 'o': o->output = optarg; break;
-		case OPT_MAX_NEW: o->dp.max_new = (int)cli_parse_long(optarg, "--max-new", 1, 1 << 24); break;
+		case OPT_MAX_NEW:
+			o->dp.max_new = (int)cli_parse_long(optarg, "--max-new", 1, 1 << 24);
+			o->max_new_given = true;
+			break;
 		case OPT_EOS:
 			o->eos = cli_parse_long(optarg, "--eos", -1, 1L << 30);
 			o->eos_given = true;
@@ -98,6 +123,19 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_LP: o->dp.length_penalty = cli_parse_double(optarg, "--length-penalty", 0, 100); break;
 		case OPT_WITH_PROMPT: o->with_prompt = true; break;
 		case OPT_SCORE: o->score = true; break;
+		case OPT_TASK:
+			if (strcmp(optarg, "asr") && strcmp(optarg, "tts"))
+				cli_usage_error("--task: '%s' is not asr or tts", optarg);
+			o->task = strcmp(optarg, "asr") ? ZM_SPEECH : ZM_TEXT;
+			break;
+		case OPT_OUT_MOD:
+			if (strcmp(optarg, "text") && strcmp(optarg, "speech"))
+				cli_usage_error("--output-modalities: '%s': give text or speech (chains are not "
+						"supported yet)", optarg);
+			o->task = strcmp(optarg, "text") ? ZM_SPEECH : ZM_TEXT;
+			break;
+		case OPT_MAX_RATIO: o->max_ratio = cli_parse_double(optarg, "--max-ratio", 0, 1e6); break;
+		case OPT_REPEAT_SPAN: o->repeat_span = cli_parse_long(optarg, "--repeat-span", 0, 1 << 20); break;
 		default:
 			if (!cli_common_option(&o->common, c, optarg))
 				cli_usage_error("unexpected option");
@@ -269,12 +307,113 @@ static void open_io(struct job *j)
 		cli_die("%s", zerr_msg());
 }
 
+/* ---- fused models: speech -> text (asr) and text -> speech (tts) ---- */
+
+static bool is_fused(const char *path)
+{
+	struct st_file f;
+	if (st_open(&f, path) < 0)
+		cli_die("%s", zerr_msg());
+	bool fused = f.kind && !strcmp(f.kind, "fused");
+	st_close(&f);
+	return fused;
+}
+
+static struct zipper *load_fused(const char *path)
+{
+	struct st_file f;
+	if (st_open(&f, path) < 0)
+		cli_die("%s", zerr_msg());
+	struct zipper *z = zipper_load(&f);
+	if (!z)
+		cli_die("%s", zerr_msg());
+	st_close(&f);
+	return z;
+}
+
+/* Speech token archives hold the codebook only: the model's two extra
+ * ids (begin/end of audio) are never read or written. */
+static int archive_vocab(const struct zipper *z, int m)
+{
+	return z->cfg.tower[m].vocab - (m == ZM_SPEECH ? 2 : 0);
+}
+
+static int fused_main(const struct options *o)
+{
+	static const char *const mods[2] = {"text", "speech"};
+	if (o->task < 0)
+		cli_usage_error("a fused model needs --task asr or --task tts");
+	if (o->score || o->with_prompt || o->eos_given || o->config)
+		cli_usage_error("--score, --with-prompt, --eos and --config are for towers");
+	struct zipper *z = load_fused(o->model);
+	int out = o->task, in = 1 - out;
+	struct tok_reader *r = tok_open(o->prompts, archive_vocab(z, in));
+	if (!r || tok_expect(r, mods[in], 0, NULL) < 0)
+		cli_die("%s", zerr_msg());
+	struct tok_header oh = {.present = true, .vocab = archive_vocab(z, out)};
+	snprintf(oh.modality, sizeof oh.modality, "%s", mods[out]);
+	struct tok_writer *w = tok_create(o->output, &oh);
+	if (!w)
+		cli_die("%s", zerr_msg());
+	int beam = o->dp.beam, max_in = z->cfg.tower[in].max_seq - 2;
+	struct fusegen *g = fusegen_new(z, out, beam, max_in);
+	fusegen_set_repeat_span(g, o->repeat_span >= 0 ? (int)o->repeat_span : out == ZM_TEXT ? 12 : 100);
+	struct decode_model dm;
+	fusegen_model(g, &dm);
+	struct decode_params dp = o->dp;
+	dp.eos = fusegen_eos(g);
+	double ratio = o->max_ratio >= 0 ? o->max_ratio : out == ZM_TEXT ? 1.0 : 20.0;
+	int32_t prompt = fusegen_bos(g), *gen = xmallocarray((size_t)dm.max_len + 1, sizeof *gen);
+	struct rng rng;
+	rng_seed(&rng, (uint64_t)o->seed);
+	struct progress bar;
+	progress_start(&bar, mods[out], 0, o->common.quiet);
+	const char *id;
+	const int32_t *ids;
+	size_t n;
+	int rc;
+	long done = 0, bad = 0;
+	while ((rc = tok_next(r, &id, &ids, &n)) > 0) {
+		progress_update(&bar, (double)++done, NULL);
+		if (fusegen_encode(g, ids, n) < 0) {
+			cli_warn("%s:%ld: utterance %s: %s; skipped", tok_name(r), tok_lineno(r), id, zerr_msg());
+			bad++;
+			continue;
+		}
+		dp.max_new = fusegen_max_new(g, n, ratio, 10, o->max_new_given ? o->dp.max_new : 0);
+		int made = decode_generate(&dm, &prompt, 1, &dp, &rng, gen), k = 0;
+		for (int i = 0; i < made; i++) /* the output, without the model's special ids */
+			if (gen[i] < oh.vocab && gen[i] != dp.eos && gen[i] != prompt)
+				gen[k++] = gen[i];
+		if (tok_write(w, id, gen, (size_t)k) < 0)
+			cli_die("%s", zerr_msg());
+	}
+	progress_end(&bar);
+	if (rc < 0)
+		cli_die("%s", zerr_msg());
+	if (done == 0)
+		cli_die("%s: no utterances", tok_name(r));
+	tok_close(r);
+	if (tok_commit(w) < 0)
+		cli_die("%s", zerr_msg());
+	fusegen_free(g);
+	zipper_free(z);
+	free(gen);
+	if (bad)
+		cli_die("%ld utterance(s) skipped", bad);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
 	cli_init(&doc);
 	parse_options(&o, argc, argv);
 	cli_apply_threads(&o.common);
+	if (is_fused(o.model))
+		return fused_main(&o);
+	if (o.task >= 0)
+		cli_usage_error("--task and --output-modalities need a fused model (zip-fuse)");
 	struct job j = {.o = &o};
 	j.t = load_model(&o, &j.meta);
 	j.dp = o.dp;
