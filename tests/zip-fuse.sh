@@ -3,7 +3,7 @@
 . "$top_srcdir/tests/setup.sh"
 . "$top_srcdir/tests/fuse-corpus.sh"
 
-common="-q -j2 --text-tower text.zpm --speech-tower speech.zpm -b 4 --lr 3e-3 --steps 20"
+common="-q -j1 --text-tower text.zpm --speech-tower speech.zpm -b 4 --lr 3e-3 --steps 20"
 
 # An uninterrupted run, and one stopped after step 7 then resumed, write
 # the same loss curve (to the last bit) and the same model.
