@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "fusedata.h"
 #include "safetensors.h"
+#include "single.h"
 #include "tower.h"
 #include "train.h"
 #include "xalloc.h"
@@ -20,7 +21,7 @@
 
 static const struct cli_doc doc = {
 	.name = "zip-fuse",
-	.synopsis = "[-q] [-j n] --text-tower T.zpm --speech-tower S.zpm [--task asr,tts]\n"
+	.synopsis = "[-q] [-j n] [--single-decoder] --text-tower T.zpm --speech-tower S.zpm [--task asr,tts]\n"
 		    "       [--tts-ratio x] [--freeze text|speech|none|text,speech]\n"
 		    "       [--input-proj paper|residual|none] [--xattn-layers n |\n"
 		    "       --xattn-every-text i --xattn-every-speech j] [--gate-init x]\n"
@@ -34,9 +35,13 @@ static const struct cli_doc doc = {
 		   "TTS ([text][speech], loss on the speech) rows mixed in every batch. The text\n"
 		   "tower is frozen by default. AdamW with warmup and a cosine schedule, global\n"
 		   "clipping, checkpoints with exact resumption; SIGINT/SIGTERM write a\n"
-		   "checkpoint and exit 130/143.",
+		   "checkpoint and exit 130/143. --single-decoder trains the baseline instead:\n"
+		   "the text tower with its vocabulary extended by the speech vocabulary, fully\n"
+		   "fine-tuned on the same data (kind \"single-decoder\").",
 	.options = "      --text-tower FILE     the text tower (zip-train output)\n"
 		   "      --speech-tower FILE   the speech tower; its vocabulary is the codebook + 2\n"
+		   "      --single-decoder      the baseline: text tower + speech vocabulary (from\n"
+		   "                            --speech-tower, else the speech archive's header + 2)\n"
 		   "  -o, --output FILE         the fused model (kind \"fused\")\n"
 		   "      --task LIST           asr, tts or asr,tts (default asr,tts)\n"
 		   "      --tts-ratio X         share of TTS rows with both tasks (default 0.5)\n"
@@ -75,7 +80,7 @@ struct options {
 	struct cli_common common;
 	const char *tower[2], *tokenizer[2], *output, *speech, *text, *ckpt, *log;
 	int proj[2], every[2], xattn_layers;
-	bool tasks[2], freeze[2], resume;
+	bool tasks[2], freeze[2], resume, single;
 	long steps, epochs, batch, warmup, seed, ckpt_every, stop_after;
 	double lr, min_lr_ratio, weight_decay, clip, tts_ratio, gate_init;
 };
@@ -84,7 +89,7 @@ enum {
 	OPT_TEXT_TOWER = CLI_OPT_FIRST_FREE, OPT_SPEECH_TOWER, OPT_TASK, OPT_TTS_RATIO, OPT_FREEZE, OPT_PROJ,
 	OPT_PROJ_TEXT, OPT_PROJ_SPEECH, OPT_XLAYERS, OPT_EVERY_TEXT, OPT_EVERY_SPEECH, OPT_GATE_INIT, OPT_STEPS,
 	OPT_EPOCHS, OPT_LR, OPT_MIN_LR, OPT_WARMUP, OPT_WD, OPT_CLIP, OPT_SEED, OPT_CKPT_EVERY, OPT_CKPT,
-	OPT_RESUME, OPT_STOP_AFTER, OPT_LOG, OPT_TEXT_TOK, OPT_SPEECH_TOK
+	OPT_RESUME, OPT_STOP_AFTER, OPT_LOG, OPT_TEXT_TOK, OPT_SPEECH_TOK, OPT_SINGLE
 };
 
 static int parse_proj(const char *arg, const char *option)
@@ -146,6 +151,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{"log", required_argument, NULL, OPT_LOG},
 		{"text-tokenizer", required_argument, NULL, OPT_TEXT_TOK},
 		{"speech-tokenizer", required_argument, NULL, OPT_SPEECH_TOK},
+		{"single-decoder", no_argument, NULL, OPT_SINGLE},
 		{NULL, 0, NULL, 0},
 	};
 	*o = (struct options){.proj = {INPROJ_RESIDUAL, INPROJ_RESIDUAL}, .tasks = {true, true},
@@ -185,12 +191,13 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_LOG: o->log = optarg; break;
 		case OPT_TEXT_TOK: o->tokenizer[ZM_TEXT] = optarg; break;
 		case OPT_SPEECH_TOK: o->tokenizer[ZM_SPEECH] = optarg; break;
+		case OPT_SINGLE: o->single = true; break;
 		default:
 			if (!cli_common_option(&o->common, c, optarg))
 				cli_usage_error("unexpected option");
 		}
 	}
-	if (!o->tower[ZM_TEXT] || !o->tower[ZM_SPEECH])
+	if (!o->tower[ZM_TEXT] || (!o->tower[ZM_SPEECH] && !o->single))
 		cli_usage_error("give both --text-tower and --speech-tower");
 	if (!o->output)
 		cli_usage_error("no output model (-o) given");
@@ -289,7 +296,12 @@ static void catch_signals(void)
 
 struct run {
 	const struct options *o;
-	struct zipper *z;
+	struct zipper *z;        /* the fused model, or */
+	struct tower *st;        /* the single decoder, */
+	struct single_map map;   /* its ids, */
+	struct optim_group *sgroups;
+	int32_t *stok, *stgt;    /* and its batch (B, T[0]+T[1]) */
+	struct zipper_config fcfg; /* start/end tokens for the batches */
 	struct fuse_data data;
 	struct optim_config oc;
 	struct zipper_part parts[3];
@@ -334,6 +346,12 @@ static void log_line(struct run *r, const char *fmt, ...)
 
 static void checkpoint(struct run *r)
 {
+	struct tower_meta meta = {"text", -1};
+	if (r->st) {
+		if (train_checkpoint_save(r->ckpt, r->st, &r->opt[0], &r->state, &meta, r->resume_json) < 0)
+			cli_die("%s", zerr_msg());
+		return;
+	}
 	if (zipper_checkpoint_save(r->ckpt, r->z, r->parts, r->n_parts, r->opt, &r->state, r->resume_json) < 0)
 		cli_die("%s", zerr_msg());
 }
@@ -348,6 +366,24 @@ static int row_task(const struct run *r, int row)
 	return fuse_task_of((uint64_t)o->seed, r->state.step, row, o->tts_ratio);
 }
 
+static void single_step(struct run *r, double t0)
+{
+	int B = (int)r->o->batch, T = r->batch.T[0] + r->batch.T[1];
+	single_flatten(r->stok, r->stgt, T, &r->batch, &r->map);
+	double loss = tower_forward(r->st, r->stok, r->stgt, B, T);
+	tower_zero_grad(r->st);
+	tower_backward(r->st);
+	double lr = optim_lr(&r->oc, r->state.step), norm;
+	adamw_step(&r->opt[0], &r->oc, r->st->params, r->st->grads, r->sgroups, r->st->n_tensors, lr, &norm);
+	r->state.step++;
+	double tps = (double)B * T / (cli_now() - t0);
+	log_line(r, "{\"step\":%ld,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,\"tokens_per_s\":%.1f}\n",
+		 r->state.step, loss, lr, norm, tps);
+	char extra[64];
+	snprintf(extra, sizeof extra, "loss %.3f  %.0f tok/s", loss, tps);
+	progress_update(&r->bar, (double)r->state.step, extra);
+}
+
 static void one_step(struct run *r)
 {
 	const struct options *o = r->o;
@@ -358,7 +394,11 @@ static void one_step(struct run *r)
 		r->idx[b] = train_next_index(&r->state);
 		r->task[b] = row_task(r, b);
 	}
-	fuse_batch_fill(&r->batch, &r->data, r->idx, r->task, B, &z->cfg);
+	fuse_batch_fill(&r->batch, &r->data, r->idx, r->task, B, &r->fcfg);
+	if (r->st) {
+		single_step(r, t0);
+		return;
+	}
 	double loss = zipper_forward(z, &r->batch);
 	zipper_zero_grad(z);
 	zipper_backward(z);
@@ -379,17 +419,59 @@ static void one_step(struct run *r)
 	progress_update(&r->bar, (double)r->state.step, extra);
 }
 
+/* The single decoder: the text tower extended by the speech vocabulary. */
+static void make_single(struct run *r)
+{
+	const struct options *o = r->o;
+	struct loaded_tower lt = load_tower(o->tower[ZM_TEXT], "text");
+	int Vs;
+	if (o->tower[ZM_SPEECH]) {
+		struct loaded_tower ls = load_tower(o->tower[ZM_SPEECH], "speech");
+		Vs = ls.t->cfg.vocab;
+		tower_free(ls.t);
+	} else {
+		struct tok_reader *peek = tok_open(o->speech, 0);
+		if (!peek)
+			cli_die("%s", zerr_msg());
+		if (!tok_header(peek)->present || !tok_header(peek)->vocab)
+			cli_die("%s: no vocabulary in the header: give --speech-tower", o->speech);
+		Vs = (int)tok_header(peek)->vocab + 2;
+		tok_close(peek);
+	}
+	struct single_map *s = &r->map;
+	s->vocab[ZM_TEXT] = lt.t->cfg.vocab;
+	s->vocab[ZM_SPEECH] = Vs;
+	s->bos[ZM_TEXT] = lt.meta.eos >= 0 ? lt.meta.eos : 1;
+	s->eos[ZM_TEXT] = lt.meta.eos >= 0 ? lt.meta.eos : 2;
+	s->bos[ZM_SPEECH] = Vs - 2;
+	s->eos[ZM_SPEECH] = Vs - 1;
+	struct rng rng;
+	rng_seed(&rng, (uint64_t)o->seed);
+	r->st = single_extend(lt.t, s, &rng);
+	tower_free(lt.t);
+	single_fill_config(s, &r->fcfg);
+}
+
 static void setup(struct run *r, const struct options *o)
 {
 	memset(r, 0, sizeof *r);
 	r->o = o;
-	r->z = make_model(o);
-	struct zipper *z = r->z;
 	int vocab[2], max_len[2];
-	for (int m = 0; m < 2; m++) {
-		vocab[m] = z->cfg.tower[m].vocab;
-		max_len[m] = z->cfg.tower[m].max_seq;
+	if (o->single) {
+		make_single(r);
+		for (int m = 0; m < 2; m++) {
+			vocab[m] = r->map.vocab[m];
+			max_len[m] = r->st->cfg.max_seq / 2; /* both segments share the positions */
+		}
+	} else {
+		r->z = make_model(o);
+		r->fcfg = r->z->cfg;
+		for (int m = 0; m < 2; m++) {
+			vocab[m] = r->z->cfg.tower[m].vocab;
+			max_len[m] = r->z->cfg.tower[m].max_seq;
+		}
 	}
+	struct zipper *z = r->z;
 	if (fuse_data_load(&r->data, o->speech, o->text, vocab, max_len) < 0)
 		cli_die("%s", zerr_msg());
 	if (r->data.skipped && !o->common.quiet)
@@ -403,10 +485,18 @@ static void setup(struct run *r, const struct options *o)
 	r->oc.weight_decay = o->weight_decay;
 	r->oc.clip = o->clip;
 	int T[2] = {fuse_data_max_len(&r->data, 0), fuse_data_max_len(&r->data, 1)};
-	zipper_alloc_train(z, o->freeze, (int)o->batch, T);
-	r->n_parts = zipper_parts(z, r->parts);
-	for (int i = 0; i < r->n_parts; i++)
-		adamw_init(&r->opt[i], r->parts[i].n);
+	if (r->st) {
+		tower_alloc_train(r->st, (int)o->batch, T[0] + T[1]);
+		adamw_init(&r->opt[0], r->st->n_params);
+		r->sgroups = train_groups(r->st);
+		r->stok = xcalloc((size_t)o->batch * (T[0] + T[1]), sizeof *r->stok);
+		r->stgt = xcalloc((size_t)o->batch * (T[0] + T[1]), sizeof *r->stgt);
+	} else {
+		zipper_alloc_train(z, o->freeze, (int)o->batch, T);
+		r->n_parts = zipper_parts(z, r->parts);
+		for (int i = 0; i < r->n_parts; i++)
+			adamw_init(&r->opt[i], r->parts[i].n);
+	}
 	r->order.n_windows = r->data.n;
 	train_state_init(&r->state, &r->order, (uint64_t)o->seed ^ 0x7a69707065725f66ULL);
 	fuse_batch_alloc(&r->batch, (int)o->batch, T);
@@ -414,8 +504,9 @@ static void setup(struct run *r, const struct options *o)
 	r->task = xcalloc((size_t)o->batch, sizeof *r->task);
 	r->ckpt = o->ckpt ? xstrdup(o->ckpt) : xasprintf("%s.ckpt", o->output);
 	r->resume_json = resume_options(r);
-	if (o->resume && zipper_checkpoint_load(r->ckpt, z, r->parts, r->n_parts, r->opt, &r->state,
-						r->resume_json) < 0)
+	if (o->resume && (r->st ? train_checkpoint_load(r->ckpt, r->st, &r->opt[0], &r->state, r->resume_json)
+				: zipper_checkpoint_load(r->ckpt, z, r->parts, r->n_parts, r->opt, &r->state,
+							 r->resume_json)) < 0)
 		cli_die("%s", zerr_msg());
 	if (o->log && !(r->log = fopen(o->log, o->resume ? "a" : "w")))
 		cli_die("%s: cannot open for writing", o->log);
@@ -428,7 +519,7 @@ static void save_model(const struct run *r)
 {
 	const struct options *o = r->o;
 	static const char *const mods[2] = {"text", "speech"};
-	struct st_writer *w = zipper_writer(r->z);
+	struct st_writer *w = r->st ? single_writer(r->st, &r->map) : zipper_writer(r->z);
 	struct st_file tf[2];
 	char **names[2] = {NULL, NULL};
 	for (int m = 0; m < 2; m++) {
@@ -468,8 +559,12 @@ static void finish(struct run *r)
 {
 	if (r->log && fclose(r->log) != 0)
 		cli_die("%s: write error", r->o->log);
-	for (int i = 0; i < r->n_parts; i++)
+	for (int i = 0; i < (r->st ? 1 : r->n_parts); i++)
 		adamw_free(&r->opt[i]);
+	tower_free(r->st);
+	free(r->sgroups);
+	free(r->stok);
+	free(r->stgt);
 	zipper_parts_free(r->parts, r->n_parts);
 	train_state_free(&r->state);
 	fuse_batch_free(&r->batch);

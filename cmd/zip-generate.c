@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "decode.h"
 #include "fusegen.h"
+#include "single.h"
 #include "safetensors.h"
 #include "tower.h"
 #include "xalloc.h"
@@ -314,28 +315,104 @@ static bool is_fused(const char *path)
 	struct st_file f;
 	if (st_open(&f, path) < 0)
 		cli_die("%s", zerr_msg());
-	bool fused = f.kind && !strcmp(f.kind, "fused");
+	bool fused = f.kind && (!strcmp(f.kind, "fused") || !strcmp(f.kind, "single-decoder"));
 	st_close(&f);
 	return fused;
 }
 
-static struct zipper *load_fused(const char *path)
+/* A fused model or a single decoder behind one interface: the input is
+ * given with prepare(), generation starts from prompt[0..n_prompt). */
+struct speechtext {
+	struct zipper *z;
+	struct fusegen *g;
+	struct tower *st;
+	struct single_map map;
+	struct decode_model dm;
+	int in, out, vocab[2]; /* archive vocabularies: speech without begin/end of audio */
+	int32_t bos, eos;      /* of the output, in the model's ids */
+	int32_t *prompt;
+	int n_prompt, max_in;
+};
+
+static void speechtext_open(struct speechtext *m, const struct options *o)
 {
+	memset(m, 0, sizeof *m);
 	struct st_file f;
-	if (st_open(&f, path) < 0)
+	if (st_open(&f, o->model) < 0)
 		cli_die("%s", zerr_msg());
-	struct zipper *z = zipper_load(&f);
-	if (!z)
-		cli_die("%s", zerr_msg());
+	m->out = o->task;
+	m->in = 1 - m->out;
+	if (!strcmp(f.kind, "fused")) {
+		if (!(m->z = zipper_load(&f)))
+			cli_die("%s", zerr_msg());
+		for (int k = 0; k < 2; k++)
+			m->vocab[k] = m->z->cfg.tower[k].vocab - (k == ZM_SPEECH ? 2 : 0);
+		m->max_in = m->z->cfg.tower[m->in].max_seq - 2;
+		m->g = fusegen_new(m->z, m->out, o->dp.beam, m->max_in);
+		fusegen_set_repeat_span(m->g, o->repeat_span >= 0 ? (int)o->repeat_span : m->out == ZM_TEXT ? 12 : 100);
+		fusegen_model(m->g, &m->dm);
+		m->bos = fusegen_bos(m->g);
+		m->eos = fusegen_eos(m->g);
+	} else {
+		if (!(m->st = single_load(&f, &m->map)))
+			cli_die("%s", zerr_msg());
+		m->vocab[ZM_TEXT] = m->map.vocab[ZM_TEXT];
+		m->vocab[ZM_SPEECH] = m->map.vocab[ZM_SPEECH] - 2;
+		int max_seq = m->st->cfg.max_seq;
+		m->max_in = max_seq / 2 - 3;
+		decode_model_tower(&m->dm, m->st, o->dp.beam, max_seq, max_seq < 256 ? max_seq : 256);
+		m->bos = single_id(&m->map, m->out, m->map.bos[m->out]);
+		m->eos = single_id(&m->map, m->out, m->map.eos[m->out]);
+	}
 	st_close(&f);
-	return z;
+	m->prompt = xmallocarray((size_t)m->max_in + 4, sizeof *m->prompt);
 }
 
-/* Speech token archives hold the codebook only: the model's two extra
- * ids (begin/end of audio) are never read or written. */
-static int archive_vocab(const struct zipper *z, int m)
+static void speechtext_close(struct speechtext *m)
 {
-	return z->cfg.tower[m].vocab - (m == ZM_SPEECH ? 2 : 0);
+	if (m->z) {
+		fusegen_free(m->g);
+		zipper_free(m->z);
+	} else {
+		decode_model_tower_free(&m->dm);
+		tower_free(m->st);
+	}
+	free(m->prompt);
+}
+
+/* Takes one input utterance; -1 (zerr) when it does not fit. */
+static int speechtext_prepare(struct speechtext *m, const int32_t *ids, size_t n)
+{
+	if (m->z) {
+		m->prompt[0] = m->bos;
+		m->n_prompt = 1;
+		return fusegen_encode(m->g, ids, n);
+	}
+	if (n > (size_t)m->max_in) {
+		zerr_set("%zu tokens: longer than the model allows (%d)", n, m->max_in);
+		return -1;
+	}
+	int k = 0; /* [bos input eos][bos of the output], as in training */
+	m->prompt[k++] = single_id(&m->map, m->in, m->map.bos[m->in]);
+	for (size_t i = 0; i < n; i++)
+		m->prompt[k++] = single_id(&m->map, m->in, ids[i]);
+	m->prompt[k++] = single_id(&m->map, m->in, m->map.eos[m->in]);
+	m->prompt[k++] = m->bos;
+	m->n_prompt = k;
+	return 0;
+}
+
+/* The generated ids that are output tokens, in the archive's ids. */
+static size_t speechtext_output(const struct speechtext *m, int32_t *gen, int made)
+{
+	int32_t off = m->st ? single_id(&m->map, m->out, 0) : 0;
+	size_t k = 0;
+	for (int i = 0; i < made; i++) {
+		int32_t id = gen[i] - off;
+		if (gen[i] != m->eos && gen[i] != m->bos && id >= 0 && id < m->vocab[m->out])
+			gen[k++] = id;
+	}
+	return k;
 }
 
 static int fused_main(const struct options *o)
@@ -345,25 +422,21 @@ static int fused_main(const struct options *o)
 		cli_usage_error("a fused model needs --task asr or --task tts");
 	if (o->score || o->with_prompt || o->eos_given || o->config)
 		cli_usage_error("--score, --with-prompt, --eos and --config are for towers");
-	struct zipper *z = load_fused(o->model);
+	struct speechtext m;
+	speechtext_open(&m, o);
 	int out = o->task, in = 1 - out;
-	struct tok_reader *r = tok_open(o->prompts, archive_vocab(z, in));
+	struct tok_reader *r = tok_open(o->prompts, m.vocab[in]);
 	if (!r || tok_expect(r, mods[in], 0, NULL) < 0)
 		cli_die("%s", zerr_msg());
-	struct tok_header oh = {.present = true, .vocab = archive_vocab(z, out)};
+	struct tok_header oh = {.present = true, .vocab = m.vocab[out]};
 	snprintf(oh.modality, sizeof oh.modality, "%s", mods[out]);
 	struct tok_writer *w = tok_create(o->output, &oh);
 	if (!w)
 		cli_die("%s", zerr_msg());
-	int beam = o->dp.beam, max_in = z->cfg.tower[in].max_seq - 2;
-	struct fusegen *g = fusegen_new(z, out, beam, max_in);
-	fusegen_set_repeat_span(g, o->repeat_span >= 0 ? (int)o->repeat_span : out == ZM_TEXT ? 12 : 100);
-	struct decode_model dm;
-	fusegen_model(g, &dm);
 	struct decode_params dp = o->dp;
-	dp.eos = fusegen_eos(g);
+	dp.eos = m.eos;
 	double ratio = o->max_ratio >= 0 ? o->max_ratio : out == ZM_TEXT ? 1.0 : 20.0;
-	int32_t prompt = fusegen_bos(g), *gen = xmallocarray((size_t)dm.max_len + 1, sizeof *gen);
+	int32_t *gen = xmallocarray((size_t)m.dm.max_len + 1, sizeof *gen);
 	struct rng rng;
 	rng_seed(&rng, (uint64_t)o->seed);
 	struct progress bar;
@@ -375,17 +448,23 @@ static int fused_main(const struct options *o)
 	long done = 0, bad = 0;
 	while ((rc = tok_next(r, &id, &ids, &n)) > 0) {
 		progress_update(&bar, (double)++done, NULL);
-		if (fusegen_encode(g, ids, n) < 0) {
+		if (speechtext_prepare(&m, ids, n) < 0) {
 			cli_warn("%s:%ld: utterance %s: %s; skipped", tok_name(r), tok_lineno(r), id, zerr_msg());
 			bad++;
 			continue;
 		}
-		dp.max_new = fusegen_max_new(g, n, ratio, 10, o->max_new_given ? o->dp.max_new : 0);
-		int made = decode_generate(&dm, &prompt, 1, &dp, &rng, gen), k = 0;
-		for (int i = 0; i < made; i++) /* the output, without the model's special ids */
-			if (gen[i] < oh.vocab && gen[i] != dp.eos && gen[i] != prompt)
-				gen[k++] = gen[i];
-		if (tok_write(w, id, gen, (size_t)k) < 0)
+		double want = ratio * (double)n + 10, room = m.dm.max_len - m.n_prompt;
+		dp.max_new = (int)(want < room ? want : room);
+		if (o->max_new_given && dp.max_new > o->dp.max_new)
+			dp.max_new = o->dp.max_new;
+		if (dp.max_new < 1) {
+			cli_warn("%s:%ld: utterance %s: no room left to generate; skipped", tok_name(r), tok_lineno(r),
+				 id);
+			bad++;
+			continue;
+		}
+		int made = decode_generate(&m.dm, m.prompt, m.n_prompt, &dp, &rng, gen);
+		if (tok_write(w, id, gen, speechtext_output(&m, gen, made)) < 0)
 			cli_die("%s", zerr_msg());
 	}
 	progress_end(&bar);
@@ -396,8 +475,7 @@ static int fused_main(const struct options *o)
 	tok_close(r);
 	if (tok_commit(w) < 0)
 		cli_die("%s", zerr_msg());
-	fusegen_free(g);
-	zipper_free(z);
+	speechtext_close(&m);
 	free(gen);
 	if (bad)
 		cli_die("%ld utterance(s) skipped", bad);

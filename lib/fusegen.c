@@ -81,16 +81,6 @@ int32_t fusegen_eos(const struct fusegen *g)
 	return g->z->cfg.eos[g->out];
 }
 
-int fusegen_max_new(const struct fusegen *g, size_t n, double ratio, int extra, int cap)
-{
-	double want = ratio * (double)n + extra;
-	int room = g->max_len - 1; /* the prompt is the bos */
-	int m = want < (double)room ? (int)want : room;
-	if (cap > 0 && m > cap)
-		m = cap;
-	return m > 1 ? m : 1;
-}
-
 int fusegen_encode(struct fusegen *g, const int32_t *ids, size_t n)
 {
 	struct zipper *z = g->z;

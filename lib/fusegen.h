@@ -9,7 +9,7 @@
  * from its bos; every fed token attends to all the input.
  *
  * Decoding guards (DESIGN §7), besides the end token and the caller's
- * max_new (fusegen_max_new() ties it to the input length): when the last
+ * max_new (zip-generate ties it to the input length): when the last
  * `repeat_span` tokens of a sequence repeat with a period of at most 8
  * tokens, the model is made to emit its end token next. */
 #ifndef ZIPPER_FUSEGEN_H
@@ -36,8 +36,5 @@ void fusegen_model(struct fusegen *g, struct decode_model *m);
 /* The output start token (the prompt), and end token. */
 int32_t fusegen_bos(const struct fusegen *g);
 int32_t fusegen_eos(const struct fusegen *g);
-/* max_new for an input of n ids: ratio * n + extra, at most cap and what
- * the output tower's positions allow. */
-int fusegen_max_new(const struct fusegen *g, size_t n, double ratio, int extra, int cap);
 
 #endif

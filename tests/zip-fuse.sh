@@ -49,3 +49,13 @@ expect_stderr "do not fit"
 expect_exit 1 zip-fuse $common --text-tower speech.zpm speech.tok text.tok -o x.zpm
 expect_stderr "speech tower, given as the text tower"
 [ ! -e x.zpm ] || fail "a failed run left x.zpm"
+
+# The single decoder resumes exactly too.
+single="-q -j1 --single-decoder --text-tower text.zpm -b 4 --lr 3e-3 --steps 12"
+zip-fuse $single --log s1.jsonl speech.tok text.tok -o s1.zpm
+zip-fuse $single --log s2.jsonl --stop-after 5 speech.tok text.tok -o s2.zpm
+zip-fuse $single --log s2.jsonl --resume speech.tok text.tok -o s2.zpm
+sed 's/,"tokens_per_s".*/}/' s1.jsonl >s1.curve
+sed 's/,"tokens_per_s".*/}/' s2.jsonl >s2.curve
+assert_same s1.curve s2.curve
+assert_same s1.zpm s2.zpm

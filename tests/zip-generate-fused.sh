@@ -30,3 +30,11 @@ expect_exit 2 zip-generate -m f.zpm --output-modalities text,speech speech.tok
 expect_exit 1 zip-generate -m f.zpm --task asr text.tok
 expect_stderr "modality text, expected speech"
 expect_one_line_stderr
+
+# The single-decoder baseline: same data, same interface.
+zip-fuse -q -j1 --single-decoder --text-tower text.zpm -b 8 --lr 1e-2 --steps 300 speech.tok text.tok -o s.zpm
+zip-info s.zpm | grep -q '^kind: single-decoder' || fail "s.zpm is not a single decoder"
+zip-generate -q -j1 -m s.zpm --task asr speech.tok >s-asr.tok
+assert_same s-asr.tok text.tok
+zip-generate -q -j1 -m s.zpm --task tts --beam 3 text.tok >s-tts.tok
+assert_same s-tts.tok speech.tok
