@@ -187,9 +187,10 @@ static struct tower *load_model(const struct options *o, struct tower_meta *meta
 	meta->eos = -1;
 	if (o->config) {
 		cJSON *j = read_json_file(o->config);
-		if (tower_config_from_json(&c, j) < 0)
-			cli_die("%s: %s", o->config, zerr_msg());
+		int rc = tower_config_from_json(&c, j);
 		cJSON_Delete(j);
+		if (rc < 0)
+			cli_die("%s: %s", o->config, zerr_msg());
 	} else if (tower_file_config(&f, &c, meta) < 0) {
 		cli_die("%s", zerr_msg());
 	}
@@ -299,6 +300,9 @@ static void open_io(struct job *j)
 			cli_die("%s", zerr_msg());
 		return;
 	}
+	/* Generate only what the prompts' tokenizer knows (and the end token). */
+	if (h->present && h->vocab > 0)
+		j->dp.vocab_limit = (int)h->vocab;
 	struct tok_header oh = {.present = true, .vocab = h->present && h->vocab ? h->vocab : j->t->cfg.vocab};
 	snprintf(oh.modality, sizeof oh.modality, "%s", j->meta.modality[0] ? j->meta.modality : h->modality);
 	snprintf(oh.tokenizer, sizeof oh.tokenizer, "%s", h->present ? h->tokenizer : "");

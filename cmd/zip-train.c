@@ -170,9 +170,10 @@ static struct tower *make_tower(const struct options *o, const char *modality, s
 	if (o->config) {
 		cJSON *j = read_json_file(o->config);
 		struct tower_config c;
-		if (tower_config_from_json(&c, j) < 0)
-			cli_die("%s: %s", o->config, zerr_msg());
+		int rc = tower_config_from_json(&c, j);
 		cJSON_Delete(j);
+		if (rc < 0)
+			cli_die("%s: %s", o->config, zerr_msg());
 		char *prefix = xasprintf("%s.", modality);
 		t = tower_new(&c, prefix);
 		free(prefix);

@@ -48,7 +48,7 @@ void decode_model_tower_free(struct decode_model *m)
 void decode_params_default(struct decode_params *p)
 {
 	*p = (struct decode_params){.max_new = 100, .eos = -1, .temperature = 0.0, .top_k = 0, .top_p = 1.0,
-				    .beam = 1, .length_penalty = 1.0};
+				    .beam = 1, .length_penalty = 1.0, .vocab_limit = 0};
 }
 
 /* ---- choosing a token ---- */
@@ -66,11 +66,17 @@ static int by_logit_desc(const void *a, const void *b)
 	return x->id - y->id;
 }
 
-static int argmax(const float *l, int V)
+/* Ids that may be generated: below the limit, or the end token. */
+static bool allowed(const struct decode_params *p, int id)
 {
-	int best = 0;
-	for (int i = 1; i < V; i++)
-		if (l[i] > l[best])
+	return p->vocab_limit <= 0 || id < p->vocab_limit || id == p->eos;
+}
+
+static int argmax(const float *l, int V, const struct decode_params *p)
+{
+	int best = -1;
+	for (int i = 0; i < V; i++)
+		if (allowed(p, i) && (best < 0 || l[i] > l[best]))
 			best = i;
 	return best;
 }
@@ -80,13 +86,14 @@ static int argmax(const float *l, int V)
 static int sample(const float *logits, int V, const struct decode_params *p, struct rng *r, struct cand *c)
 {
 	if (p->temperature <= 0)
-		return argmax(logits, V);
+		return argmax(logits, V, p);
+	int n = 0;
 	for (int i = 0; i < V; i++)
-		c[i] = (struct cand){logits[i] / (float)p->temperature, i};
-	int n = V;
-	if ((p->top_k > 0 && p->top_k < V) || p->top_p < 1.0) {
-		qsort(c, (size_t)V, sizeof *c, by_logit_desc);
-		if (p->top_k > 0 && p->top_k < V)
+		if (allowed(p, i))
+			c[n++] = (struct cand){logits[i] / (float)p->temperature, i};
+	if ((p->top_k > 0 && p->top_k < n) || p->top_p < 1.0) {
+		qsort(c, (size_t)n, sizeof *c, by_logit_desc);
+		if (p->top_k > 0 && p->top_k < n)
 			n = p->top_k;
 	}
 	float mx = c[0].logit;
@@ -214,9 +221,14 @@ static int beam_step(struct beams *s, const float *logits, int step, const struc
 		if (s->score[b] == -INFINITY)
 			continue;
 		log_softmax(s->lp, logits + (size_t)b * V, V);
+		for (int v = 0; v < V; v++)
+			if (!allowed(p, v))
+				s->lp[v] = -INFINITY;
 		int first = nc, cnt = 0;
 		for (int v = 0; v < V; v++) { /* insertion into a short sorted list */
 			struct hyp h = {s->score[b] + s->lp[v], b, v};
+			if (h.score == -INFINITY)
+				continue;
 			if (cnt == per && by_score_desc(&h, &s->cands[first + cnt - 1]) > 0)
 				continue;
 			int k = cnt < per ? first + cnt++ : first + per - 1;

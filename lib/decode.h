@@ -39,6 +39,7 @@ struct decode_params {
 	double top_p;       /* 1: all */
 	int beam;           /* 1: no beam search; needs a model with batch >= beam */
 	double length_penalty; /* beam scores are logp / len^this */
+	int vocab_limit;    /* > 0: only ids below it (and eos) are generated */
 };
 
 void decode_params_default(struct decode_params *p);
