@@ -103,10 +103,11 @@ int fusegen_encode(struct fusegen *g, const int32_t *ids, size_t n)
 		prev = l;
 		xattn_forward_kv(&z->xa[g->out][s], tower_stream(t, l), g->pos, 1, T);
 		xattn_repeat_kv(&z->xa[g->out][s], g->B);
+		if (s + 1 == z->cfg.stages)
+			break; /* the input tower's last block, later layers and head do not reach the output */
 		xattn_forward_kv(&z->xa[g->in][s], NULL, NULL, 1, 0); /* no output token precedes */
 		xattn_forward(&z->xa[g->in][s], tower_stream(t, l), g->pos, T);
 	}
-	/* the input tower's later layers and head do not affect the output */
 	g->Tin = T;
 	return 0;
 }

@@ -59,9 +59,13 @@ static void zero(float *p, size_t n)
 	memset(p, 0, n * sizeof *p);
 }
 
+/* Element-wise loops run in parallel only when long: a decode step's
+ * rows are too short to pay for waking the threads. */
+enum { PAR_MIN = 1 << 15 };
+
 static void relu_forward(float *out, const float *inp, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
@@ -69,7 +73,7 @@ static void relu_forward(float *out, const float *inp, size_t n)
 /* dinp = dout where inp > 0 (overwrites). */
 static void relu_backward(float *dinp, const float *dout, const float *inp, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		dinp[i] = inp[i] > 0.0f ? dout[i] : 0.0f;
 }
@@ -85,7 +89,7 @@ static double dot(const float *a, const float *b, size_t n)
 
 static void axpy(float *y, float s, const float *x, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		y[i] += s * x[i];
 }
@@ -116,7 +120,7 @@ void xattn_attend_forward(float *out, float *att, const float *q, const float *k
 {
 	int D = C / H;
 	float scale = 1.0f / sqrtf((float)D);
-#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) if ((long)B * Tq * Tk * C >= PAR_MIN * 16L)
 	for (int b = 0; b < B; b++)
 		for (int h = 0; h < H; h++) {
 			const float *qb = q + (size_t)b * Tq * C + (size_t)h * D;
@@ -360,10 +364,14 @@ void xattn_forward(struct xattn *x, float *y, const int32_t *qpos, int Tq)
 	xattn_visible(a->nvis, qpos, a->kpos, B, Tq, a->tk);
 	memcpy(a->y0, y, NC * sizeof *y);
 	rmsnorm_forward(a->qn, a->qn_rstd, a->y0, w->attn_norm, Nq, C, x->eps);
-	matmul_forward(a->q, a->qn, w->wq, Nq, C, C, 0);
-	xattn_attend_forward(a->atty, a->att, a->q, a->kv, a->nvis, B, Tq, a->tk, C, x->H);
-	matmul_forward(a->ao, a->atty, w->wo, Nq, C, C, 0);
-	axpy(y, tanhf(w->attn_gate[0]), a->ao, NC);
+	if (a->tk > 0) { /* else nothing to attend to: ao = 0 (the input of a generation) */
+		matmul_forward(a->q, a->qn, w->wq, Nq, C, C, 0);
+		xattn_attend_forward(a->atty, a->att, a->q, a->kv, a->nvis, B, Tq, a->tk, C, x->H);
+		matmul_forward(a->ao, a->atty, w->wo, Nq, C, C, 0);
+		axpy(y, tanhf(w->attn_gate[0]), a->ao, NC);
+	} else {
+		zero(a->ao, NC);
+	}
 	memcpy(a->y1, y, NC * sizeof *y);
 	rmsnorm_forward(a->fn, a->fn_rstd, a->y1, w->ff_norm, Nq, C, x->eps);
 	matmul_forward(a->gu, a->fn, w->wgu, Nq, C, 2 * F, 0);
@@ -378,7 +386,7 @@ static void gate_backward(float *dout, float *dgate, const float *dy, const floa
 	float t = tanhf(gate);
 	if (dgate)
 		dgate[0] += (float)(dot(dy, out, n) * (1.0 - (double)t * t));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		dout[i] = t * dy[i];
 }
@@ -409,6 +417,8 @@ void xattn_backward(struct xattn *x, float *dy)
 	zero(a->dtmp, NC);
 	matmul_backward(a->dtmp, g->wgu, a->dgu, a->fn, w->wgu, Nq, C, 2 * F);
 	rmsnorm_backward(dy, g->ff_norm, a->dtmp, a->y1, w->ff_norm, a->fn_rstd, Nq, C);
+	if (Tk == 0)
+		return; /* ao was 0: nothing flows through the attention */
 	/* y1 = y0 + tanh(a) ao */
 	gate_backward(a->dao, g->attn_gate, dy, a->ao, w->attn_gate[0], NC);
 	zero(a->dtmp, NC);
@@ -420,8 +430,6 @@ void xattn_backward(struct xattn *x, float *dy)
 	matmul_backward(a->dtmp, g->wq, a->dq, a->qn, w->wq, Nq, C, C);
 	rmsnorm_backward(dy, g->attn_norm, a->dtmp, a->y0, w->attn_norm, a->qn_rstd, Nq, C);
 	/* the key side, down to the other tower's stream */
-	if (Nk == 0)
-		return;
 	zero(a->dg, (size_t)Nk * C);
 	matmul_backward(a->dg, g->wkv, a->dkv, a->gout, w->wkv, Nk, C, 2 * C);
 	zero(a->dr, (size_t)Nk * C);

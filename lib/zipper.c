@@ -148,6 +148,8 @@ struct zipper *zipper_new(const struct zipper_config *c, struct rng *r)
 	z->n_params = carve_extras(z, NULL, NULL);
 	z->params = xcalloc(z->n_params + 1, sizeof(float));
 	carve_extras(z, z->params, NULL);
+	if (!r)
+		return z; /* to be loaded */
 	for (int m = 0; m < 2; m++)
 		inproj_init(&z->proj[m], r);
 	for (int m = 0; m < 2; m++)
@@ -395,9 +397,7 @@ struct zipper *zipper_load(const struct st_file *f)
 		zerr_prefix("%s", f->path);
 		return NULL;
 	}
-	struct rng r;
-	rng_seed(&r, 1);
-	struct zipper *z = zipper_new(&c, &r);
+	struct zipper *z = zipper_new(&c, NULL);
 	for (int m = 0; m < 2; m++) {
 		struct tower *t = tower_load(f, z->tower[m]->prefix, &c.tower[m]);
 		if (!t) {

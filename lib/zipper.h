@@ -85,7 +85,8 @@ struct zipper {
 	double loss[2];                /* their mean losses */
 };
 
-/* Towers uninitialised (load or copy them), blocks and projections initialised from r. */
+/* Towers uninitialised (load or copy them), blocks and projections
+ * initialised from r (r NULL: uninitialised too). */
 struct zipper *zipper_new(const struct zipper_config *c, struct rng *r);
 void zipper_free(struct zipper *z);
 /* Gradients (not for frozen towers) and activations for B x T[m]. */
