@@ -49,6 +49,7 @@ static const struct cli_doc doc = {
 		   "      --output-modalities M  text (= --task asr) or speech (= --task tts)\n"
 		   "      --max-ratio X     at most X output tokens per input token, plus 10\n"
 		   "                        (default 1 for asr, 20 for tts; --max-new caps it)\n"
+		   "      --batch N         utterances decoded together, greedy only (default 16)\n"
 		   "      --repeat-span N   end an output whose last N tokens loop with a period\n"
 		   "                        of at most 8 (default 12 for text, 100 for speech; 0: off)\n",
 	.example = "zip-generate -m text.zpm --max-new 50 --top-p 0.9 --temperature 0.8 prompts.tok",
@@ -63,12 +64,12 @@ struct options {
 	bool eos_given, with_prompt, score, max_new_given;
 	int task; /* fused: the output modality (ZM_TEXT for asr), or -1 */
 	double max_ratio;
-	long repeat_span;
+	long repeat_span, batch;
 };
 
 enum {
 	OPT_CONFIG = CLI_OPT_FIRST_FREE, OPT_MAX_NEW, OPT_EOS, OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_SEED,
-	OPT_BEAM, OPT_LP, OPT_WITH_PROMPT, OPT_SCORE, OPT_TASK, OPT_OUT_MOD, OPT_MAX_RATIO, OPT_REPEAT_SPAN
+	OPT_BEAM, OPT_LP, OPT_WITH_PROMPT, OPT_SCORE, OPT_TASK, OPT_OUT_MOD, OPT_MAX_RATIO, OPT_REPEAT_SPAN, OPT_BATCH
 };
 
 static void parse_options(struct options *o, int argc, char **argv)
@@ -92,6 +93,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{"output-modalities", required_argument, NULL, OPT_OUT_MOD},
 		{"max-ratio", required_argument, NULL, OPT_MAX_RATIO},
 		{"repeat-span", required_argument, NULL, OPT_REPEAT_SPAN},
+		{"batch", required_argument, NULL, OPT_BATCH},
 		{NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof *o);
@@ -102,6 +104,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 	o->task = -1;
 	o->max_ratio = -1;
 	o->repeat_span = -1;
+	o->batch = 16;
 	cli_common_init(&o->common);
 	for (int c; (c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "m:o:", longopts, NULL)) != -1;) {
 		switch (c) {
@@ -137,6 +140,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 			break;
 		case OPT_MAX_RATIO: o->max_ratio = cli_parse_double(optarg, "--max-ratio", 0, 1e6); break;
 		case OPT_REPEAT_SPAN: o->repeat_span = cli_parse_long(optarg, "--repeat-span", 0, 1 << 20); break;
+		case OPT_BATCH: o->batch = cli_parse_long(optarg, "--batch", 1, 4096); break;
 		default:
 			if (!cli_common_option(&o->common, c, optarg))
 				cli_usage_error("unexpected option");
@@ -336,6 +340,7 @@ struct speechtext {
 	int32_t bos, eos;      /* of the output, in the model's ids */
 	int32_t *prompt;
 	int n_prompt, max_in;
+	bool batched; /* greedy over several utterances at once (fused) */
 };
 
 static void speechtext_open(struct speechtext *m, const struct options *o)
@@ -352,7 +357,8 @@ static void speechtext_open(struct speechtext *m, const struct options *o)
 		for (int k = 0; k < 2; k++)
 			m->vocab[k] = m->z->cfg.tower[k].vocab - (k == ZM_SPEECH ? 2 : 0);
 		m->max_in = m->z->cfg.tower[m->in].max_seq - 2;
-		m->g = fusegen_new(m->z, m->out, o->dp.beam, m->max_in);
+		m->batched = o->dp.beam == 1 && o->dp.temperature == 0;
+		m->g = fusegen_new(m->z, m->out, m->batched ? (int)o->batch : o->dp.beam, m->max_in);
 		fusegen_set_repeat_span(m->g, o->repeat_span >= 0 ? (int)o->repeat_span : m->out == ZM_TEXT ? 12 : 100);
 		fusegen_model(m->g, &m->dm);
 		m->bos = fusegen_bos(m->g);
@@ -419,6 +425,61 @@ static size_t speechtext_output(const struct speechtext *m, int32_t *gen, int ma
 	return k;
 }
 
+/* Utterances waiting to be decoded together. */
+struct group {
+	int n, cap;
+	char **id;
+	int32_t **ids;
+	size_t *len;
+	int *max_new, *out_len;
+	int32_t *out;
+	int stride;
+};
+
+static void group_add(struct group *g, const char *id, const int32_t *ids, size_t n, int max_new)
+{
+	if (g->n == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 16;
+		g->id = xreallocarray(g->id, (size_t)g->cap, sizeof *g->id);
+		g->ids = xreallocarray(g->ids, (size_t)g->cap, sizeof *g->ids);
+		g->len = xreallocarray(g->len, (size_t)g->cap, sizeof *g->len);
+		g->max_new = xreallocarray(g->max_new, (size_t)g->cap, sizeof *g->max_new);
+		g->out_len = xreallocarray(g->out_len, (size_t)g->cap, sizeof *g->out_len);
+	}
+	g->id[g->n] = xstrdup(id);
+	g->ids[g->n] = xmallocarray(n + 1, sizeof *ids);
+	memcpy(g->ids[g->n], ids, n * sizeof *ids);
+	g->len[g->n] = n;
+	g->max_new[g->n++] = max_new;
+}
+
+static void group_run(struct group *g, struct speechtext *m, struct tok_writer *w)
+{
+	int stride = 1;
+	for (int b = 0; b < g->n; b++)
+		stride = g->max_new[b] > stride ? g->max_new[b] : stride;
+	if (stride > g->stride) {
+		g->stride = stride;
+		g->out = xreallocarray(g->out, (size_t)g->cap * stride, sizeof *g->out);
+	}
+	if (fusegen_encode_batch(m->g, (const int32_t *const *)g->ids, g->len, g->n) < 0)
+		cli_die("%s", zerr_msg()); /* lengths were checked when added */
+	fusegen_greedy(m->g, g->max_new, g->n, g->out, g->stride, g->out_len);
+	for (int b = 0; b < g->n; b++) {
+		int32_t *row = g->out + (size_t)b * g->stride;
+		if (tok_write(w, g->id[b], row, speechtext_output(m, row, g->out_len[b])) < 0)
+			cli_die("%s", zerr_msg());
+		free(g->id[b]);
+		free(g->ids[b]);
+	}
+	g->n = 0;
+}
+
+static void group_free(struct group *g)
+{
+	free(g->id), free(g->ids), free(g->len), free(g->max_new), free(g->out_len), free(g->out);
+}
+
 static int fused_main(const struct options *o)
 {
 	static const char *const mods[2] = {"text", "speech"};
@@ -450,27 +511,40 @@ static int fused_main(const struct options *o)
 	size_t n;
 	int rc;
 	long done = 0, bad = 0;
+	struct group grp = {0};
 	while ((rc = tok_next(r, &id, &ids, &n)) > 0) {
 		progress_update(&bar, (double)++done, NULL);
-		if (speechtext_prepare(&m, ids, n) < 0) {
-			cli_warn("%s:%ld: utterance %s: %s; skipped", tok_name(r), tok_lineno(r), id, zerr_msg());
+		if (n > (size_t)m.max_in) {
+			cli_warn("%s:%ld: utterance %s: %zu tokens: longer than the model allows; skipped", tok_name(r),
+				 tok_lineno(r), id, n);
 			bad++;
 			continue;
 		}
-		double want = ratio * (double)n + 10, room = m.dm.max_len - m.n_prompt;
-		dp.max_new = (int)(want < room ? want : room);
-		if (o->max_new_given && dp.max_new > o->dp.max_new)
-			dp.max_new = o->dp.max_new;
-		if (dp.max_new < 1) {
-			cli_warn("%s:%ld: utterance %s: no room left to generate; skipped", tok_name(r), tok_lineno(r),
-				 id);
+		int room = m.dm.max_len - (m.z ? 1 : (int)n + 3);
+		double want = ratio * (double)n + 10;
+		int max_new = want < room ? (int)want : room;
+		if (o->max_new_given && max_new > o->dp.max_new)
+			max_new = o->dp.max_new;
+		if (m.batched) {
+			group_add(&grp, id, ids, n, max_new);
+			if (grp.n == (int)o->batch)
+				group_run(&grp, &m, w);
+			continue;
+		}
+		if (speechtext_prepare(&m, ids, n) < 0 || max_new < 1) {
+			cli_warn("%s:%ld: utterance %s: %s; skipped", tok_name(r), tok_lineno(r), id,
+				 max_new < 1 ? "no room left to generate" : zerr_msg());
 			bad++;
 			continue;
 		}
+		dp.max_new = max_new;
 		int made = decode_generate(&m.dm, m.prompt, m.n_prompt, &dp, &rng, gen);
 		if (tok_write(w, id, gen, speechtext_output(&m, gen, made)) < 0)
 			cli_die("%s", zerr_msg());
 	}
+	if (grp.n)
+		group_run(&grp, &m, w);
+	group_free(&grp);
 	progress_end(&bar);
 	if (rc < 0)
 		cli_die("%s", zerr_msg());

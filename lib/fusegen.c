@@ -1,6 +1,7 @@
 /* fusegen: generation with a fused model (see fusegen.h). */
 #include "config.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,9 @@ int32_t fusegen_eos(const struct fusegen *g)
 	return g->z->cfg.eos[g->out];
 }
 
-int fusegen_encode(struct fusegen *g, const int32_t *ids, size_t n)
+/* Runs the input tower on one utterance; leaves the output blocks' keys
+ * and values of this utterance in their row 0. */
+static int encode_one(struct fusegen *g, const int32_t *ids, size_t n)
 {
 	struct zipper *z = g->z;
 	struct tower *t = z->tower[g->in];
@@ -102,13 +105,81 @@ int fusegen_encode(struct fusegen *g, const int32_t *ids, size_t n)
 		tower_forward_layers(t, prev, l);
 		prev = l;
 		xattn_forward_kv(&z->xa[g->out][s], tower_stream(t, l), g->pos, 1, T);
-		xattn_repeat_kv(&z->xa[g->out][s], g->B);
 		if (s + 1 == z->cfg.stages)
 			break; /* the input tower's last block, later layers and head do not reach the output */
 		xattn_forward_kv(&z->xa[g->in][s], NULL, NULL, 1, 0); /* no output token precedes */
 		xattn_forward(&z->xa[g->in][s], tower_stream(t, l), g->pos, T);
 	}
-	g->Tin = T;
+	return 0;
+}
+
+int fusegen_encode(struct fusegen *g, const int32_t *ids, size_t n)
+{
+	if (encode_one(g, ids, n) < 0)
+		return -1;
+	for (int s = 0; s < g->z->cfg.stages; s++)
+		xattn_repeat_kv(&g->z->xa[g->out][s], g->B);
+	g->Tin = (int)n + 2;
+	return 0;
+}
+
+int fusegen_encode_batch(struct fusegen *g, const int32_t *const *ids, const size_t *n, int nb)
+{
+	size_t longest = 0;
+	for (int b = 0; b < nb; b++)
+		longest = n[b] > longest ? n[b] : longest;
+	int Tk = (int)longest + 2;
+	for (int b = nb; b-- > 0;) {
+		if (encode_one(g, ids[b], n[b]) < 0)
+			return -1;
+		for (int s = 0; s < g->z->cfg.stages; s++)
+			xattn_place_kv(&g->z->xa[g->out][s], b, Tk);
+	}
+	/* rows past nb keep what they held: finite values, outputs ignored */
+	for (int s = 0; s < g->z->cfg.stages; s++)
+		xattn_set_kv_batch(&g->z->xa[g->out][s], g->B, Tk);
+	g->Tin = Tk; /* every output position comes after every input */
+	return 0;
+}
+
+int fusegen_greedy(struct fusegen *g, const int *max_new, int nb, int32_t *out, int stride, int *len)
+{
+	struct decode_model m;
+	fusegen_model(g, &m);
+	int32_t *feed = xcalloc((size_t)g->B, sizeof *feed);
+	bool *done = xcalloc((size_t)nb + 1, sizeof *done);
+	int live = 0, most = 0;
+	for (int b = 0; b < g->B; b++) {
+		feed[b] = fusegen_bos(g);
+		if (b < nb) {
+			len[b] = 0;
+			done[b] = max_new[b] <= 0;
+			live += !done[b];
+			most = max_new[b] > most ? max_new[b] : most;
+		}
+	}
+	const float *logits = m.forward(m.ctx, feed, 1, 0, false);
+	int32_t eos = fusegen_eos(g);
+	for (int step = 0; live > 0 && step < most && step + 1 < g->max_len; step++) {
+		for (int b = 0; b < nb; b++) {
+			if (done[b])
+				continue;
+			const float *row = logits + (size_t)b * m.vocab;
+			int best = 0;
+			for (int v = 1; v < m.vocab; v++)
+				best = row[v] > row[best] ? v : best;
+			out[(size_t)b * stride + len[b]++] = best;
+			feed[b] = best;
+			if (best == eos || len[b] == max_new[b]) {
+				done[b] = true;
+				live--;
+			}
+		}
+		if (live > 0)
+			logits = m.forward(m.ctx, feed, 1, step + 1, false);
+	}
+	free(feed);
+	free(done);
 	return 0;
 }
 

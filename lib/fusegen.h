@@ -31,6 +31,11 @@ void fusegen_free(struct fusegen *g);
 void fusegen_set_repeat_span(struct fusegen *g, int span);
 /* Encodes one input utterance; -1 (zerr) when it is too long. */
 int fusegen_encode(struct fusegen *g, const int32_t *ids, size_t n);
+/* Up to `batch` utterances at once, one per row, for fusegen_greedy(). */
+int fusegen_encode_batch(struct fusegen *g, const int32_t *const *ids, const size_t *n, int nb);
+/* Greedy decoding of the nb rows encoded together, each up to max_new[b]
+ * tokens (ending with the end token when it came): out (nb,stride), len (nb). */
+int fusegen_greedy(struct fusegen *g, const int *max_new, int nb, int32_t *out, int stride, int *len);
 /* The decode model: vocab, batch, max_len and chunk of the output tower. */
 void fusegen_model(struct fusegen *g, struct decode_model *m);
 /* The output start token (the prompt), and end token. */

@@ -391,6 +391,23 @@ static void gate_backward(float *dout, float *dgate, const float *dy, const floa
 		dout[i] = t * dy[i];
 }
 
+void xattn_place_kv(struct xattn *x, int row, int Tk)
+{
+	struct xattn_acts *a = x->a;
+	size_t w = (size_t)2 * x->C, n = (size_t)a->tk;
+	int32_t *kp = a->kpos + (size_t)row * Tk;
+	memmove(a->kv + (size_t)row * Tk * w, a->kv, n * w * sizeof *a->kv);
+	memmove(kp, a->kpos, n * sizeof *kp);
+	for (size_t j = n; j < (size_t)Tk; j++)
+		kp[j] = INT32_MAX; /* never seen */
+}
+
+void xattn_set_kv_batch(struct xattn *x, int B, int Tk)
+{
+	x->a->b = B;
+	x->a->tk = Tk;
+}
+
 void xattn_repeat_kv(struct xattn *x, int B)
 {
 	struct xattn_acts *a = x->a;

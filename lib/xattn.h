@@ -85,6 +85,13 @@ void xattn_forward_kv(struct xattn *x, const float *h, const int32_t *kpos, int 
 /* After xattn_forward_kv() of one sequence: the same keys and values for
  * B sequences (beams of one utterance); capacity for B needed. */
 void xattn_repeat_kv(struct xattn *x, int B);
+/* Batches of sequences with different key counts, one at a time: after
+ * xattn_forward_kv() of one sequence (B = 1, at most Tk keys), moves its
+ * keys and values to row `row` of a batch of Tk keys per row, the rest
+ * padding never seen. Place rows last to first (row 0 is the scratch),
+ * then xattn_set_kv_batch(). */
+void xattn_place_kv(struct xattn *x, int row, int Tk);
+void xattn_set_kv_batch(struct xattn *x, int B, int Tk);
 /* The query side: y (B*Tq,C) in place; qpos (B,Tq). */
 void xattn_forward(struct xattn *x, float *y, const int32_t *qpos, int Tq);
 /* dy (B*Tq,C) in place: d(output) -> d(input); accumulates the weight

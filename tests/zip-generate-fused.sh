@@ -14,6 +14,14 @@ assert_same beam.tok text.tok
 zip-generate -q -j1 -m f.zpm --output-modalities speech -o tts.tok text.tok
 assert_same tts.tok speech.tok
 
+# Greedy decoding of utterances batched together (of different lengths)
+# equals decoding them one at a time, on a half-trained model.
+zip-fuse -q -j1 --text-tower text.zpm --speech-tower speech.zpm --freeze none -b 8 --lr 1e-2 \
+	--steps 60 speech.tok text.tok -o p.zpm
+zip-generate -q -j1 -m p.zpm --task tts --batch 5 text.tok >b5.tok
+zip-generate -q -j1 -m p.zpm --task tts --top-k 1 --temperature 1e-6 text.tok >one.tok
+assert_same b5.tok one.tok
+
 # Sampling is reproducible with a seed, and the length limit holds.
 zip-generate -q -m f.zpm --task tts --temperature 1.5 --seed 3 text.tok >s1.tok
 zip-generate -q -m f.zpm --task tts --temperature 1.5 --seed 3 text.tok >s2.tok
