@@ -31,6 +31,10 @@ zip-fuse $common --task tts --freeze none --xattn-every-text 1 --xattn-every-spe
 	speech.tok text.tok -o d.zpm
 zip-info d.zpm | grep -q '"xattn_stages":1' || fail "every 1 / every 2 of 2 layers: one stage"
 
+# Tokenizers travel in the model file.
+zip-fuse $common --steps 2 --text-tokenizer "$data/tower-hf.safetensors" speech.tok text.tok -o tok.zpm
+zip-info tok.zpm | grep -q 'tokenizer.text.model.embed_tokens.weight' || fail "no tokenizer tensors"
+
 # Bad input: one clear line, the right exit status, nothing written.
 expect_exit 2 zip-fuse --text-tower text.zpm speech.tok text.tok -o x.zpm
 expect_stderr "speech-tower"
