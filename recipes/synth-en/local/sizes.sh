@@ -1,0 +1,36 @@
+# Sourced by run.sh: corpus sizes and the voice mixture of the two sizes.
+#
+# Utterance counts of train and speech-only follow from the planned hours and
+# the measured speaking rate (see README): seconds per utterance is about
+# words / WORDS_PER_SECOND + LEAD_SECONDS, averaged over the chosen sentences.
+
+WORDS_PER_SECOND=3.2  # espeak-ng/flite/festival at the speeds drawn below
+LEAD_SECONDS=0.45     # leading and trailing silence of a synthesised file
+MIN_WORDS=4           # sentence length of the speech corpora, in words
+MAX_WORDS=30
+SPEECH_MIN_WORDS=14   # speech-only: longer sentences, fewer files to make
+SHARD_LINES=100       # utterances per synthesis job
+
+if [ "$tiny" = true ]; then
+	n_dev=6 n_test_seen=6 n_test_unseen=6
+	n_train=40 n_speech=12
+	aligned_hours= speech_hours=
+	# Engine shares of the voices, in percent (espeak flite festival).
+	engine_mix="100 0 0"
+	aug_percent=25
+	subsets="1 3 10 30 100"
+else
+	n_dev=$eval_utts n_test_seen=$eval_utts n_test_unseen=$eval_utts
+	n_train= n_speech= # from the hours, in stage 1
+	engine_mix="94 4 2"
+	aug_percent=25
+	subsets="1 3 10 30 100"
+fi
+
+describe_sizes() {
+	if [ "$tiny" = true ]; then
+		echo "tiny: train $n_train, dev $n_dev, test-seen $n_test_seen, test-unseen $n_test_unseen, speech-only $n_speech utterances; seed $seed; $nj jobs"
+	else
+		echo "full: aligned ${aligned_hours} h (dev/test-seen/test-unseen $n_dev utterances each), speech-only ${speech_hours} h; seed $seed; $nj jobs"
+	fi
+}

@@ -1,0 +1,33 @@
+#!/bin/sh
+# zip-tokenize / zip-detokenize with a text tokenizer: fit, transcripts and
+# plain lines to tokens and back exactly (non-UTF-8 bytes too), headers.
+. "$top_srcdir/tests/setup.sh"
+
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	echo "the cat sat on the mat number $i, and the dog sat on the log."
+	echo "Zipper joins a text tower and a speech tower with gated cross-attention."
+	printf 'caf\303\251 na\303\257ve \377\376 bytes that are not UTF-8 %s\n' "$i"
+done >corpus.txt
+zip-tokenize -q --fit text --vocab 300 -o text.tok corpus.txt
+expect_exit 0 zip-tokenize --fit text --vocab 300 -o text2.tok corpus.txt
+expect_stderr "learned [0-9]+ merges"
+assert_same text.tok text2.tok
+
+printf 'utt1 the cat sat on the mat\nutt2 caf\303\251 \377 gated cross-attention\nutt3 \n' >text
+zip-tokenize -m text.tok text >text.ids
+fp=$(sha256sum text.tok | cut -c1-16)
+head -n 1 text.ids | grep -Eq "^#! zipper tokens .*modality=text" || fail "no text header"
+head -n 1 text.ids | grep -q "tokenizer=$fp" || fail "fingerprint is not sha256 of text.tok"
+zip-detokenize -m text.tok text.ids >back
+assert_same text back
+
+zip-tokenize -m text.tok --raw corpus.txt | zip-detokenize -m text.tok --raw >back.txt
+assert_same corpus.txt back.txt
+
+# modality and vocabulary checks
+printf '#! zipper tokens modality=speech vocab=1026\nu1 1 2\n' >speech.ids
+expect_exit 1 zip-detokenize -m text.tok speech.ids
+expect_stderr "modality speech, expected text"
+expect_exit 1 zip-tokenize -m text.tok missing.txt
+expect_exit 2 zip-tokenize -m text.tok -F text
+expect_exit 2 zip-detokenize -m text.tok -d out text.ids
