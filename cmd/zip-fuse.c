@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "fusedata.h"
 #include "safetensors.h"
+#include "sha256.h"
 #include "single.h"
 #include "tower.h"
 #include "train.h"
@@ -534,7 +535,13 @@ static void save_model(const struct run *r)
 			st_writer_add(w, names[m][i], x->dtype, x->ndim, x->shape, x->data);
 		}
 		cJSON *j = cJSON_CreateObject();
+		uint8_t d[32];
+		char hex[65];
+		sha256(tf[m].map, tf[m].map_size, d);
+		sha256_hex(d, hex);
+		hex[16] = 0; /* the fingerprint token archives carry */
 		cJSON_AddStringToObject(j, "kind", tf[m].kind ? tf[m].kind : "");
+		cJSON_AddStringToObject(j, "fingerprint", hex);
 		cJSON_AddItemToObject(j, "config", tf[m].config ? cJSON_Duplicate(tf[m].config, true) : cJSON_CreateNull());
 		char *text = cJSON_PrintUnformatted(j), key[64];
 		cJSON_Delete(j);

@@ -7,10 +7,12 @@
 #include <string.h>
 
 #include "archive.h"
+#include "bpe.h"
 #include "cli.h"
 #include "decode.h"
 #include "fusegen.h"
 #include "single.h"
+#include "speechtok.h"
 #include "safetensors.h"
 #include "tower.h"
 #include "xalloc.h"
@@ -50,6 +52,10 @@ static const struct cli_doc doc = {
 		   "      --max-ratio X     at most X output tokens per input token, plus 10\n"
 		   "                        (default 1 for asr, 20 for tts; --max-new caps it)\n"
 		   "      --batch N         utterances decoded together, greedy only (default 16)\n"
+		   "      --text-tokenizer FILE  text.tok (default: the one the model carries, if any);\n"
+		   "                        with one, asr writes transcripts \"utt-id words\"\n"
+		   "      --tokens          asr: write text tokens even with a tokenizer\n"
+		   "      --transcripts     tts: the input is transcripts, encoded with the tokenizer\n"
 		   "      --repeat-span N   end an output whose last N tokens loop with a period\n"
 		   "                        of at most 8 (default 12 for text, 100 for speech; 0: off)\n",
 	.example = "zip-generate -m text.zpm --max-new 50 --top-p 0.9 --temperature 0.8 prompts.tok",
@@ -65,11 +71,14 @@ struct options {
 	int task; /* fused: the output modality (ZM_TEXT for asr), or -1 */
 	double max_ratio;
 	long repeat_span, batch;
+	const char *text_tokenizer;
+	bool tokens, transcripts;
 };
 
 enum {
 	OPT_CONFIG = CLI_OPT_FIRST_FREE, OPT_MAX_NEW, OPT_EOS, OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_SEED,
-	OPT_BEAM, OPT_LP, OPT_WITH_PROMPT, OPT_SCORE, OPT_TASK, OPT_OUT_MOD, OPT_MAX_RATIO, OPT_REPEAT_SPAN, OPT_BATCH
+	OPT_BEAM, OPT_LP, OPT_WITH_PROMPT, OPT_SCORE, OPT_TASK, OPT_OUT_MOD, OPT_MAX_RATIO, OPT_REPEAT_SPAN, OPT_BATCH, OPT_TEXT_TOK, OPT_TOKENS,
+	OPT_TRANSCRIPTS
 };
 
 static void parse_options(struct options *o, int argc, char **argv)
@@ -94,6 +103,9 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{"max-ratio", required_argument, NULL, OPT_MAX_RATIO},
 		{"repeat-span", required_argument, NULL, OPT_REPEAT_SPAN},
 		{"batch", required_argument, NULL, OPT_BATCH},
+		{"text-tokenizer", required_argument, NULL, OPT_TEXT_TOK},
+		{"tokens", no_argument, NULL, OPT_TOKENS},
+		{"transcripts", no_argument, NULL, OPT_TRANSCRIPTS},
 		{NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof *o);
@@ -141,6 +153,9 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_MAX_RATIO: o->max_ratio = cli_parse_double(optarg, "--max-ratio", 0, 1e6); break;
 		case OPT_REPEAT_SPAN: o->repeat_span = cli_parse_long(optarg, "--repeat-span", 0, 1 << 20); break;
 		case OPT_BATCH: o->batch = cli_parse_long(optarg, "--batch", 1, 4096); break;
+		case OPT_TEXT_TOK: o->text_tokenizer = optarg; break;
+		case OPT_TOKENS: o->tokens = true; break;
+		case OPT_TRANSCRIPTS: o->transcripts = true; break;
 		default:
 			if (!cli_common_option(&o->common, c, optarg))
 				cli_usage_error("unexpected option");
@@ -341,7 +356,42 @@ struct speechtext {
 	int32_t *prompt;
 	int n_prompt, max_in;
 	bool batched; /* greedy over several utterances at once (fused) */
+	struct bpe *bpe; /* the text tokenizer, or NULL */
+	char fingerprint[2][17]; /* of each modality's tokenizer, when known */
 };
+
+/* The fingerprints recorded by zip-fuse --text-tokenizer/--speech-tokenizer. */
+static void carried_fingerprints(struct speechtext *m, const struct st_file *f)
+{
+	static const char *const keys[2] = {"zipper.tokenizer.text", "zipper.tokenizer.speech"};
+	for (int k = 0; k < 2; k++) {
+		const char *meta = st_meta(f, keys[k]);
+		cJSON *j = meta ? cJSON_Parse(meta) : NULL;
+		const cJSON *fp = cJSON_GetObjectItemCaseSensitive(j, "fingerprint");
+		if (cJSON_IsString(fp) && strlen(fp->valuestring) < sizeof m->fingerprint[k])
+			snprintf(m->fingerprint[k], sizeof m->fingerprint[k], "%s", fp->valuestring);
+		cJSON_Delete(j);
+	}
+}
+
+/* --text-tokenizer, else the tokenizer.text.merges the model carries. */
+static struct bpe *text_tokenizer(const struct options *o, const struct st_file *f)
+{
+	struct bpe *b = NULL;
+	if (o->text_tokenizer) {
+		b = bpe_load(o->text_tokenizer);
+	} else {
+		const struct st_tensor *t = st_find(f, "tokenizer.text.merges");
+		if (!t)
+			return NULL;
+		if (t->dtype != ST_I32 || t->ndim != 2 || t->shape[1] != 2 || t->shape[0] > BPE_MAX_VOCAB)
+			cli_die("%s: tokenizer.text.merges is not an (n, 2) I32 table", f->path);
+		b = bpe_from_merges(t->data, (int)t->shape[0]);
+	}
+	if (!b)
+		cli_die("%s", zerr_msg());
+	return b;
+}
 
 static void speechtext_open(struct speechtext *m, const struct options *o)
 {
@@ -374,7 +424,14 @@ static void speechtext_open(struct speechtext *m, const struct options *o)
 		m->bos = single_id(&m->map, m->out, m->map.bos[m->out]);
 		m->eos = single_id(&m->map, m->out, m->map.eos[m->out]);
 	}
+	m->bpe = text_tokenizer(o, &f);
+	carried_fingerprints(m, &f);
+	if (o->text_tokenizer && speechtok_file_fingerprint(o->text_tokenizer, m->fingerprint[ZM_TEXT]) < 0)
+		cli_die("%s", zerr_msg());
 	st_close(&f);
+	if (m->bpe && bpe_vocab_size(m->bpe) > m->vocab[ZM_TEXT])
+		cli_die("%s: the text tokenizer's %d ids do not fit the model's text vocabulary of %d",
+			o->text_tokenizer ? o->text_tokenizer : o->model, bpe_vocab_size(m->bpe), m->vocab[ZM_TEXT]);
 	m->prompt = xmallocarray((size_t)m->max_in + 4, sizeof *m->prompt);
 }
 
@@ -388,6 +445,7 @@ static void speechtext_close(struct speechtext *m)
 		tower_free(m->st);
 	}
 	free(m->prompt);
+	bpe_free(m->bpe);
 }
 
 /* Takes one input utterance; -1 (zerr) when it does not fit. */
@@ -425,6 +483,95 @@ static size_t speechtext_output(const struct speechtext *m, int32_t *gen, int ma
 	return k;
 }
 
+/* Inputs (token archive, or transcripts encoded with the tokenizer) and
+ * outputs (token archive, or transcripts decoded with it). */
+struct fused_io {
+	const struct speechtext *m;
+	struct tok_reader *tr;
+	struct kv_reader *kr;
+	struct tok_writer *tw;
+	struct zout *zo;
+	int32_t *ids;
+	size_t n_ids, cap;
+	char *bytes;
+	size_t len, bcap;
+};
+
+static void io_open(struct fused_io *io, const struct speechtext *m, const struct options *o)
+{
+	static const char *const mods[2] = {"text", "speech"};
+	memset(io, 0, sizeof *io);
+	io->m = m;
+	if (o->transcripts) {
+		if (m->in != ZM_TEXT || !m->bpe)
+			cli_usage_error("--transcripts: for tts, with a text tokenizer");
+		if (!(io->kr = kv_open(o->prompts)))
+			cli_die("%s", zerr_msg());
+	} else if (!(io->tr = tok_open(o->prompts, m->vocab[m->in])) ||
+		   tok_expect(io->tr, mods[m->in], 0, m->fingerprint[m->in][0] ? m->fingerprint[m->in] : NULL) < 0) {
+		cli_die("%s", zerr_msg());
+	}
+	if (m->out == ZM_TEXT && m->bpe && !o->tokens) {
+		if (!(io->zo = zout_open(o->output)))
+			cli_die("%s", zerr_msg());
+		return;
+	}
+	struct tok_header oh = {.present = true, .vocab = m->vocab[m->out]};
+	snprintf(oh.modality, sizeof oh.modality, "%s", mods[m->out]);
+	snprintf(oh.tokenizer, sizeof oh.tokenizer, "%s", m->fingerprint[m->out]);
+	if (!(io->tw = tok_create(o->output, &oh)))
+		cli_die("%s", zerr_msg());
+}
+
+static int io_next(struct fused_io *io, const char **id, const int32_t **ids, size_t *n)
+{
+	if (io->tr)
+		return tok_next(io->tr, id, ids, n);
+	const char *text;
+	int rc = kv_next(io->kr, id, &text);
+	if (rc <= 0)
+		return rc;
+	io->n_ids = 0;
+	bpe_encode(io->m->bpe, text, strlen(text), &io->ids, &io->n_ids, &io->cap);
+	*ids = io->ids;
+	*n = io->n_ids;
+	return 1;
+}
+
+static const char *io_where(const struct fused_io *io, long *line)
+{
+	*line = io->tr ? tok_lineno(io->tr) : kv_lineno(io->kr);
+	return io->tr ? tok_name(io->tr) : kv_name(io->kr);
+}
+
+static void io_write(struct fused_io *io, const char *id, const int32_t *ids, size_t n)
+{
+	if (io->tw) {
+		if (tok_write(io->tw, id, ids, n) < 0)
+			cli_die("%s", zerr_msg());
+		return;
+	}
+	io->len = 0;
+	bpe_decode(io->m->bpe, ids, n, &io->bytes, &io->len, &io->bcap);
+	for (size_t i = 0; i < io->len; i++) /* one line per utterance */
+		if (io->bytes[i] == '\n' || io->bytes[i] == '\r')
+			io->bytes[i] = ' ';
+	if (zout_printf(io->zo, "%s %.*s\n", id, (int)io->len, io->bytes ? io->bytes : "") < 0)
+		cli_die("%s", zerr_msg());
+}
+
+static void io_close(struct fused_io *io)
+{
+	if (io->tr)
+		tok_close(io->tr);
+	else
+		kv_close(io->kr);
+	if (io->tw ? tok_commit(io->tw) < 0 : zout_commit(io->zo) < 0)
+		cli_die("%s", zerr_msg());
+	free(io->ids);
+	free(io->bytes);
+}
+
 /* Utterances waiting to be decoded together. */
 struct group {
 	int n, cap;
@@ -453,7 +600,7 @@ static void group_add(struct group *g, const char *id, const int32_t *ids, size_
 	g->max_new[g->n++] = max_new;
 }
 
-static void group_run(struct group *g, struct speechtext *m, struct tok_writer *w)
+static void group_run(struct group *g, struct speechtext *m, struct fused_io *io)
 {
 	int stride = 1;
 	for (int b = 0; b < g->n; b++)
@@ -467,8 +614,7 @@ static void group_run(struct group *g, struct speechtext *m, struct tok_writer *
 	fusegen_greedy(m->g, g->max_new, g->n, g->out, g->stride, g->out_len);
 	for (int b = 0; b < g->n; b++) {
 		int32_t *row = g->out + (size_t)b * g->stride;
-		if (tok_write(w, g->id[b], row, speechtext_output(m, row, g->out_len[b])) < 0)
-			cli_die("%s", zerr_msg());
+		io_write(io, g->id[b], row, speechtext_output(m, row, g->out_len[b]));
 		free(g->id[b]);
 		free(g->ids[b]);
 	}
@@ -489,15 +635,9 @@ static int fused_main(const struct options *o)
 		cli_usage_error("--score, --with-prompt, --eos and --config are for towers");
 	struct speechtext m;
 	speechtext_open(&m, o);
-	int out = o->task, in = 1 - out;
-	struct tok_reader *r = tok_open(o->prompts, m.vocab[in]);
-	if (!r || tok_expect(r, mods[in], 0, NULL) < 0)
-		cli_die("%s", zerr_msg());
-	struct tok_header oh = {.present = true, .vocab = m.vocab[out]};
-	snprintf(oh.modality, sizeof oh.modality, "%s", mods[out]);
-	struct tok_writer *w = tok_create(o->output, &oh);
-	if (!w)
-		cli_die("%s", zerr_msg());
+	int out = o->task;
+	struct fused_io io;
+	io_open(&io, &m, o);
 	struct decode_params dp = o->dp;
 	dp.eos = m.eos;
 	double ratio = o->max_ratio >= 0 ? o->max_ratio : out == ZM_TEXT ? 1.0 : 20.0;
@@ -512,11 +652,13 @@ static int fused_main(const struct options *o)
 	int rc;
 	long done = 0, bad = 0;
 	struct group grp = {0};
-	while ((rc = tok_next(r, &id, &ids, &n)) > 0) {
+	long line;
+	while ((rc = io_next(&io, &id, &ids, &n)) > 0) {
 		progress_update(&bar, (double)++done, NULL);
 		if (n > (size_t)m.max_in) {
-			cli_warn("%s:%ld: utterance %s: %zu tokens: longer than the model allows; skipped", tok_name(r),
-				 tok_lineno(r), id, n);
+			const char *where = io_where(&io, &line);
+			cli_warn("%s:%ld: utterance %s: %zu tokens: longer than the model allows; skipped", where, line,
+				 id, n);
 			bad++;
 			continue;
 		}
@@ -528,31 +670,29 @@ static int fused_main(const struct options *o)
 		if (m.batched) {
 			group_add(&grp, id, ids, n, max_new);
 			if (grp.n == (int)o->batch)
-				group_run(&grp, &m, w);
+				group_run(&grp, &m, &io);
 			continue;
 		}
 		if (speechtext_prepare(&m, ids, n) < 0 || max_new < 1) {
-			cli_warn("%s:%ld: utterance %s: %s; skipped", tok_name(r), tok_lineno(r), id,
+			const char *where = io_where(&io, &line);
+			cli_warn("%s:%ld: utterance %s: %s; skipped", where, line, id,
 				 max_new < 1 ? "no room left to generate" : zerr_msg());
 			bad++;
 			continue;
 		}
 		dp.max_new = max_new;
 		int made = decode_generate(&m.dm, m.prompt, m.n_prompt, &dp, &rng, gen);
-		if (tok_write(w, id, gen, speechtext_output(&m, gen, made)) < 0)
-			cli_die("%s", zerr_msg());
+		io_write(&io, id, gen, speechtext_output(&m, gen, made));
 	}
 	if (grp.n)
-		group_run(&grp, &m, w);
+		group_run(&grp, &m, &io);
 	group_free(&grp);
 	progress_end(&bar);
 	if (rc < 0)
 		cli_die("%s", zerr_msg());
 	if (done == 0)
-		cli_die("%s: no utterances", tok_name(r));
-	tok_close(r);
-	if (tok_commit(w) < 0)
-		cli_die("%s", zerr_msg());
+		cli_die("%s: no utterances", io_where(&io, &line));
+	io_close(&io);
 	speechtext_close(&m);
 	free(gen);
 	if (bad)
