@@ -18,6 +18,7 @@
 #include "tower.h"
 #include "train.h"
 #include "xalloc.h"
+#include "zio.h"
 #include "zipper.h"
 
 static const struct cli_doc doc = {
@@ -41,6 +42,8 @@ static const struct cli_doc doc = {
 		   "fine-tuned on the same data (kind \"single-decoder\").",
 	.options = "      --text-tower FILE     the text tower (zip-train output)\n"
 		   "      --speech-tower FILE   the speech tower; its vocabulary is the codebook + 2\n"
+		   "      --text-config FILE, --speech-config FILE   Hugging Face config.json of a\n"
+		   "                            tower given as a bare LLaMA safetensors checkpoint\n"
 		   "      --single-decoder      the baseline: text tower + speech vocabulary (from\n"
 		   "                            --speech-tower, else the speech archive's header + 2)\n"
 		   "  -o, --output FILE         the fused model (kind \"fused\")\n"
@@ -79,7 +82,7 @@ static const struct cli_doc doc = {
 
 struct options {
 	struct cli_common common;
-	const char *tower[2], *tokenizer[2], *output, *speech, *text, *ckpt, *log;
+	const char *tower[2], *hf_config[2], *tokenizer[2], *output, *speech, *text, *ckpt, *log;
 	int proj[2], every[2], xattn_layers;
 	bool tasks[2], freeze[2], resume, single;
 	long steps, epochs, batch, warmup, seed, ckpt_every, stop_after;
@@ -90,7 +93,8 @@ enum {
 	OPT_TEXT_TOWER = CLI_OPT_FIRST_FREE, OPT_SPEECH_TOWER, OPT_TASK, OPT_TTS_RATIO, OPT_FREEZE, OPT_PROJ,
 	OPT_PROJ_TEXT, OPT_PROJ_SPEECH, OPT_XLAYERS, OPT_EVERY_TEXT, OPT_EVERY_SPEECH, OPT_GATE_INIT, OPT_STEPS,
 	OPT_EPOCHS, OPT_LR, OPT_MIN_LR, OPT_WARMUP, OPT_WD, OPT_CLIP, OPT_SEED, OPT_CKPT_EVERY, OPT_CKPT,
-	OPT_RESUME, OPT_STOP_AFTER, OPT_LOG, OPT_TEXT_TOK, OPT_SPEECH_TOK, OPT_SINGLE
+	OPT_RESUME, OPT_STOP_AFTER, OPT_LOG, OPT_TEXT_TOK, OPT_SPEECH_TOK, OPT_SINGLE, OPT_TEXT_CFG,
+	OPT_SPEECH_CFG
 };
 
 static int parse_proj(const char *arg, const char *option)
@@ -153,6 +157,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{"text-tokenizer", required_argument, NULL, OPT_TEXT_TOK},
 		{"speech-tokenizer", required_argument, NULL, OPT_SPEECH_TOK},
 		{"single-decoder", no_argument, NULL, OPT_SINGLE},
+		{"text-config", required_argument, NULL, OPT_TEXT_CFG},
+		{"speech-config", required_argument, NULL, OPT_SPEECH_CFG},
 		{NULL, 0, NULL, 0},
 	};
 	*o = (struct options){.proj = {INPROJ_RESIDUAL, INPROJ_RESIDUAL}, .tasks = {true, true},
@@ -193,6 +199,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_TEXT_TOK: o->tokenizer[ZM_TEXT] = optarg; break;
 		case OPT_SPEECH_TOK: o->tokenizer[ZM_SPEECH] = optarg; break;
 		case OPT_SINGLE: o->single = true; break;
+		case OPT_TEXT_CFG: o->hf_config[ZM_TEXT] = optarg; break;
+		case OPT_SPEECH_CFG: o->hf_config[ZM_SPEECH] = optarg; break;
 		default:
 			if (!cli_common_option(&o->common, c, optarg))
 				cli_usage_error("unexpected option");
@@ -223,12 +231,50 @@ struct loaded_tower {
 	struct tower_meta meta;
 };
 
-static struct loaded_tower load_tower(const char *path, const char *modality)
+/* A JSON file (a Hugging Face config.json). */
+static cJSON *read_json_file(const char *path)
 {
-	struct loaded_tower lt;
+	struct zin *in = zin_open(path);
+	if (!in)
+		cli_die("%s", zerr_msg());
+	char *text = NULL, buf[4096];
+	size_t n = 0, cap = 0;
+	ssize_t got;
+	while ((got = zin_read(in, buf, sizeof buf)) > 0) {
+		xgrow(&text, &cap, n + (size_t)got + 1, 1);
+		memcpy(text + n, buf, (size_t)got);
+		n += (size_t)got;
+	}
+	if (got < 0 || zin_failed(in))
+		cli_die("%s", zerr_msg());
+	zin_close(in);
+	xgrow(&text, &cap, n + 1, 1);
+	text[n] = 0;
+	cJSON *j = cJSON_Parse(text);
+	free(text);
+	if (!j)
+		cli_die("%s: not valid JSON", path);
+	return j;
+}
+
+/* A tower file, or a bare Hugging Face checkpoint with its config.json. */
+static struct loaded_tower load_tower(const char *path, const char *hf_config, const char *modality)
+{
+	struct loaded_tower lt = {.meta = {"", -1}};
 	struct st_file f;
 	struct tower_config c;
-	if (st_open(&f, path) < 0 || tower_file_config(&f, &c, &lt.meta) < 0 || !(lt.t = tower_load(&f, NULL, &c)))
+	if (st_open(&f, path) < 0)
+		cli_die("%s", zerr_msg());
+	if (hf_config) {
+		cJSON *j = read_json_file(hf_config);
+		int rc = tower_config_from_json(&c, j);
+		cJSON_Delete(j);
+		if (rc < 0)
+			cli_die("%s: %s", hf_config, zerr_msg());
+	} else if (tower_file_config(&f, &c, &lt.meta) < 0) {
+		cli_die("%s", zerr_msg());
+	}
+	if (!(lt.t = tower_load(&f, NULL, &c)))
 		cli_die("%s", zerr_msg());
 	st_close(&f);
 	if (lt.meta.modality[0] && strcmp(lt.meta.modality, modality))
@@ -244,7 +290,8 @@ static struct zipper *make_model(const struct options *o)
 {
 	struct zipper_config c;
 	memset(&c, 0, sizeof c);
-	struct loaded_tower lt[2] = {load_tower(o->tower[ZM_TEXT], "text"), load_tower(o->tower[ZM_SPEECH], "speech")};
+	struct loaded_tower lt[2] = {load_tower(o->tower[ZM_TEXT], o->hf_config[ZM_TEXT], "text"),
+				     load_tower(o->tower[ZM_SPEECH], o->hf_config[ZM_SPEECH], "speech")};
 	for (int m = 0; m < 2; m++) {
 		c.tower[m] = lt[m].t->cfg;
 		c.proj[m] = o->proj[m];
@@ -424,10 +471,10 @@ static void one_step(struct run *r)
 static void make_single(struct run *r)
 {
 	const struct options *o = r->o;
-	struct loaded_tower lt = load_tower(o->tower[ZM_TEXT], "text");
+	struct loaded_tower lt = load_tower(o->tower[ZM_TEXT], o->hf_config[ZM_TEXT], "text");
 	int Vs;
 	if (o->tower[ZM_SPEECH]) {
-		struct loaded_tower ls = load_tower(o->tower[ZM_SPEECH], "speech");
+		struct loaded_tower ls = load_tower(o->tower[ZM_SPEECH], o->hf_config[ZM_SPEECH], "speech");
 		Vs = ls.t->cfg.vocab;
 		tower_free(ls.t);
 	} else {

@@ -31,6 +31,11 @@ zip-fuse $common --task tts --freeze none --xattn-every-text 1 --xattn-every-spe
 	speech.tok text.tok -o d.zpm
 zip-info d.zpm | grep -q '"xattn_stages":1' || fail "every 1 / every 2 of 2 layers: one stage"
 
+# A Hugging Face LLaMA checkpoint serves as a tower (with its config.json).
+zip-fuse -q -j1 --text-tower "$data/tower-hf.safetensors" --text-config "$data/tower-hf.json" \
+	--speech-tower speech.zpm -b 4 --steps 3 speech.tok text.tok -o hf.zpm
+zip-info hf.zpm | grep -q '"text":{"vocab":61' || fail "the Hugging Face tower is not the text tower"
+
 # Tokenizers travel in the model file.
 zip-fuse $common --steps 2 --text-tokenizer "$data/tower-hf.safetensors" speech.tok text.tok -o tok.zpm
 zip-info tok.zpm | grep -q 'tokenizer.text.model.embed_tokens.weight' || fail "no tokenizer tensors"
