@@ -68,3 +68,27 @@ sed 's/,"tokens_per_s".*/}/' s1.jsonl >s1.curve
 sed 's/,"tokens_per_s".*/}/' s2.jsonl >s2.curve
 assert_same s1.curve s2.curve
 assert_same s1.zpm s2.zpm
+
+# SIGTERM: a checkpoint and exit 143; the resumed run continues at the next step.
+endless="-q -j1 --text-tower text.zpm --speech-tower speech.zpm -b 4 --steps 1000000 --log e.jsonl"
+zip-fuse $endless speech.tok text.tok -o e.zpm &
+pid=$!
+i=0
+while [ "$(cat e.jsonl 2>/dev/null | wc -l)" -le 2 ] && [ $i -lt 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -TERM $pid
+set +e
+wait $pid
+rc=$?
+set -e
+[ $rc = 143 ] || fail "SIGTERM: exit $rc, expected 143"
+[ -f e.zpm.ckpt ] || fail "SIGTERM: no checkpoint"
+last=$(wc -l <e.jsonl)
+zip-fuse $endless --resume --stop-after $((last + 2)) speech.tok text.tok -o e.zpm
+line=$(sed -n "$((last + 1))p" e.jsonl)
+case $line in
+"{\"step\":$((last + 1)),"*) ;;
+*) fail "the resumed run did not continue at step $((last + 1)): $line" ;;
+esac
