@@ -58,6 +58,8 @@ static const struct cli_doc doc = {
 		   "      --xattn-every-text I, --xattn-every-speech J   a stage after every I-th\n"
 		   "                            text layer and J-th speech layer\n"
 		   "      --gate-init X         the tanh gates' start (default 0, the paper's)\n"
+		   "      --dev-speech FILE, --dev-text FILE   held-out pairs: ASR and TTS dev loss\n"
+		   "                            at the end and every --eval-every N steps\n"
 		   "      --steps N             optimizer steps (default: one epoch)\n"
 		   "      --epochs N            passes over the utterances instead of --steps\n"
 		   "  -b, --batch N             utterances per step (default 8)\n"
@@ -82,10 +84,10 @@ static const struct cli_doc doc = {
 
 struct options {
 	struct cli_common common;
-	const char *tower[2], *hf_config[2], *tokenizer[2], *output, *speech, *text, *ckpt, *log;
+	const char *tower[2], *hf_config[2], *tokenizer[2], *dev[2], *output, *speech, *text, *ckpt, *log;
 	int proj[2], every[2], xattn_layers;
 	bool tasks[2], freeze[2], resume, single;
-	long steps, epochs, batch, warmup, seed, ckpt_every, stop_after;
+	long steps, epochs, batch, warmup, seed, ckpt_every, stop_after, eval_every;
 	double lr, min_lr_ratio, weight_decay, clip, tts_ratio, gate_init;
 };
 
@@ -94,7 +96,7 @@ enum {
 	OPT_PROJ_TEXT, OPT_PROJ_SPEECH, OPT_XLAYERS, OPT_EVERY_TEXT, OPT_EVERY_SPEECH, OPT_GATE_INIT, OPT_STEPS,
 	OPT_EPOCHS, OPT_LR, OPT_MIN_LR, OPT_WARMUP, OPT_WD, OPT_CLIP, OPT_SEED, OPT_CKPT_EVERY, OPT_CKPT,
 	OPT_RESUME, OPT_STOP_AFTER, OPT_LOG, OPT_TEXT_TOK, OPT_SPEECH_TOK, OPT_SINGLE, OPT_TEXT_CFG,
-	OPT_SPEECH_CFG
+	OPT_SPEECH_CFG, OPT_DEV_SPEECH, OPT_DEV_TEXT, OPT_EVAL_EVERY
 };
 
 static int parse_proj(const char *arg, const char *option)
@@ -159,6 +161,9 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{"single-decoder", no_argument, NULL, OPT_SINGLE},
 		{"text-config", required_argument, NULL, OPT_TEXT_CFG},
 		{"speech-config", required_argument, NULL, OPT_SPEECH_CFG},
+		{"dev-speech", required_argument, NULL, OPT_DEV_SPEECH},
+		{"dev-text", required_argument, NULL, OPT_DEV_TEXT},
+		{"eval-every", required_argument, NULL, OPT_EVAL_EVERY},
 		{NULL, 0, NULL, 0},
 	};
 	*o = (struct options){.proj = {INPROJ_RESIDUAL, INPROJ_RESIDUAL}, .tasks = {true, true},
@@ -201,6 +206,9 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_SINGLE: o->single = true; break;
 		case OPT_TEXT_CFG: o->hf_config[ZM_TEXT] = optarg; break;
 		case OPT_SPEECH_CFG: o->hf_config[ZM_SPEECH] = optarg; break;
+		case OPT_DEV_SPEECH: o->dev[ZM_SPEECH] = optarg; break;
+		case OPT_DEV_TEXT: o->dev[ZM_TEXT] = optarg; break;
+		case OPT_EVAL_EVERY: o->eval_every = cli_parse_long(optarg, "--eval-every", 0, 1L << 40); break;
 		default:
 			if (!cli_common_option(&o->common, c, optarg))
 				cli_usage_error("unexpected option");
@@ -218,6 +226,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 		cli_usage_error("give --xattn-layers or --xattn-every-text/--xattn-every-speech, not both");
 	if (!o->every[0] != !o->every[1])
 		cli_usage_error("give both --xattn-every-text and --xattn-every-speech");
+	if (!o->dev[0] != !o->dev[1])
+		cli_usage_error("give both --dev-speech and --dev-text");
 	if (argc - optind != 2)
 		cli_usage_error("give a speech token archive and a text token archive");
 	o->speech = argv[optind];
@@ -350,7 +360,7 @@ struct run {
 	struct optim_group *sgroups;
 	int32_t *stok, *stgt;    /* and its batch (B, T[0]+T[1]) */
 	struct zipper_config fcfg; /* start/end tokens for the batches */
-	struct fuse_data data;
+	struct fuse_data data, dev;
 	struct optim_config oc;
 	struct zipper_part parts[3];
 	int n_parts;
@@ -533,6 +543,12 @@ static void setup(struct run *r, const struct options *o)
 	r->oc.weight_decay = o->weight_decay;
 	r->oc.clip = o->clip;
 	int T[2] = {fuse_data_max_len(&r->data, 0), fuse_data_max_len(&r->data, 1)};
+	if (o->dev[0]) {
+		if (fuse_data_load(&r->dev, o->dev[ZM_SPEECH], o->dev[ZM_TEXT], vocab, max_len) < 0)
+			cli_die("%s", zerr_msg());
+		for (int m = 0; m < 2; m++)
+			T[m] = fuse_data_max_len(&r->dev, m) > T[m] ? fuse_data_max_len(&r->dev, m) : T[m];
+	}
 	if (r->st) {
 		tower_alloc_train(r->st, (int)o->batch, T[0] + T[1]);
 		adamw_init(&r->opt[0], r->st->n_params);
@@ -609,6 +625,47 @@ static void save_model(const struct run *r)
 	}
 }
 
+/* Mean loss per output token of one task over the dev pairs. */
+static double dev_loss(struct run *r, int task)
+{
+	int B = (int)r->o->batch;
+	double sum = 0.0;
+	long count = 0;
+	for (size_t i0 = 0; i0 < r->dev.n; i0 += (size_t)B) {
+		int nb = r->dev.n - i0 < (size_t)B ? (int)(r->dev.n - i0) : B;
+		for (int b = 0; b < nb; b++) {
+			r->idx[b] = i0 + (size_t)b;
+			r->task[b] = task;
+		}
+		fuse_batch_fill(&r->batch, &r->dev, r->idx, r->task, nb, &r->fcfg);
+		if (r->st) {
+			int T = r->batch.T[0] + r->batch.T[1];
+			single_flatten(r->stok, r->stgt, T, &r->batch, &r->map);
+			double loss = tower_forward(r->st, r->stok, r->stgt, nb, T);
+			long n = 0;
+			for (size_t k = 0; k < (size_t)nb * T; k++)
+				n += r->stgt[k] >= 0;
+			sum += loss * n, count += n;
+		} else {
+			zipper_forward(r->z, &r->batch);
+			int out = task == TASK_ASR ? ZM_TEXT : ZM_SPEECH;
+			sum += r->z->loss[out] * r->z->count[out], count += r->z->count[out];
+		}
+	}
+	return count ? sum / count : 0.0;
+}
+
+static void evaluate(struct run *r)
+{
+	double asr = r->o->tasks[TASK_ASR] ? dev_loss(r, TASK_ASR) : 0.0;
+	double tts = r->o->tasks[TASK_TTS] ? dev_loss(r, TASK_TTS) : 0.0;
+	log_line(r, "{\"step\":%ld,\"dev_asr_loss\":%.9g,\"dev_tts_loss\":%.9g}\n", r->state.step, asr, tts);
+	if (r->o->common.quiet)
+		return;
+	progress_end(&r->bar);
+	fprintf(stderr, "%s: step %ld: dev loss asr %.4f, tts %.4f\n", cli_progname(), r->state.step, asr, tts);
+}
+
 static void finish(struct run *r)
 {
 	if (r->log && fclose(r->log) != 0)
@@ -623,6 +680,7 @@ static void finish(struct run *r)
 	train_state_free(&r->state);
 	fuse_batch_free(&r->batch);
 	fuse_data_free(&r->data);
+	fuse_data_free(&r->dev);
 	free(r->idx);
 	free(r->task);
 	free(r->ckpt);
@@ -642,6 +700,8 @@ int main(int argc, char **argv)
 	progress_start(&r.bar, "fuse", (double)r.oc.steps, o.common.quiet);
 	while (r.state.step < r.oc.steps) {
 		one_step(&r);
+		if (o.dev[0] && o.eval_every && r.state.step % o.eval_every == 0)
+			evaluate(&r);
 		if (o.ckpt_every && r.state.step % o.ckpt_every == 0)
 			checkpoint(&r);
 		if (stop_signal || (o.stop_after && r.state.step == o.stop_after && r.state.step < r.oc.steps)) {
@@ -653,6 +713,8 @@ int main(int argc, char **argv)
 		}
 	}
 	progress_end(&r.bar);
+	if (o.dev[0] && !(o.eval_every && r.state.step % o.eval_every == 0))
+		evaluate(&r);
 	save_model(&r);
 	finish(&r);
 	return 0;

@@ -31,6 +31,14 @@ zip-fuse $common --task tts --freeze none --xattn-every-text 1 --xattn-every-spe
 	speech.tok text.tok -o d.zpm
 zip-info d.zpm | grep -q '"xattn_stages":1' || fail "every 1 / every 2 of 2 layers: one stage"
 
+# Dev loss per task, every 10 steps, for the fused model and the single decoder.
+zip-fuse $common --dev-speech speech.tok --dev-text text.tok --eval-every 10 --log dev.jsonl \
+	speech.tok text.tok -o dev.zpm
+[ "$(grep -c '"dev_asr_loss"' dev.jsonl)" = 2 ] || fail "expected 2 evaluations in the log"
+zip-fuse -q -j1 --single-decoder --text-tower text.zpm -b 4 --steps 4 --dev-speech speech.tok \
+	--dev-text text.tok --log sdev.jsonl speech.tok text.tok -o sdev.zpm
+grep -q '"dev_tts_loss"' sdev.jsonl || fail "no evaluation at the end"
+
 # A Hugging Face LLaMA checkpoint serves as a tower (with its config.json).
 zip-fuse -q -j1 --text-tower "$data/tower-hf.safetensors" --text-config "$data/tower-hf.json" \
 	--speech-tower speech.zpm -b 4 --steps 3 speech.tok text.tok -o hf.zpm
