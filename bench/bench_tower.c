@@ -3,7 +3,7 @@
  * Prints one JSON line: training tokens/s (forward + backward + AdamW on a
  * batch of B x T), achieved GFLOP/s against a measured sgemm peak
  * (512x768x768), prefill tokens/s (a T-token prompt), decode tokens/s
- * (batch 1, greedy, kv cache), and peak RSS against the sum of parameters,
+ * (batch 1, greedy, kv cache; fp32 and bf16 weights), and peak RSS against the sum of parameters,
  * gradients, AdamW moments and activations. bench/tower.sh runs it next to
  * the PyTorch reference (bench/ref/train_torch.py) in the same run. */
 #include "config.h"
@@ -100,37 +100,38 @@ int main(int argc, char **argv)
 	/* prefill and decode, batch 1 */
 	struct decode_model dm;
 	decode_model_tower(&dm, t, 1, T + gen, T);
-	double pre[5], dec[5];
-	struct decode_params dp;
-	decode_params_default(&dp);
-	dp.max_new = gen;
-	int32_t *out = xmallocarray((size_t)gen, sizeof *out);
-	for (int rep = 0; rep < 5; rep++) {
-		double t0 = cli_now();
-		dm.forward(dm.ctx, in, T, 0, false);
-		pre[rep] = T / (cli_now() - t0);
-		t0 = cli_now();
-		int32_t cur = in[T - 1];
-		for (int i = 0; i < gen; i++) {
-			const float *lg = dm.forward(dm.ctx, &cur, 1, T + i, false);
-			int best = 0;
-			for (int v = 1; v < c.vocab; v++)
-				best = lg[v] > lg[best] ? v : best;
-			cur = best;
+	double pre[5], dec[5], dec16[5];
+	for (int bf = 0; bf < 2; bf++) {
+		if (bf)
+			tower_use_bf16(t);
+		for (int rep = 0; rep < 5; rep++) {
+			double t0 = cli_now();
+			dm.forward(dm.ctx, in, T, 0, false);
+			pre[rep] = T / (cli_now() - t0);
+			t0 = cli_now();
+			int32_t cur = in[T - 1];
+			for (int i = 0; i < gen; i++) {
+				const float *lg = dm.forward(dm.ctx, &cur, 1, T + i, false);
+				int best = 0;
+				for (int v = 1; v < c.vocab; v++)
+					best = lg[v] > lg[best] ? v : best;
+				cur = best;
+			}
+			(bf ? dec16 : dec)[rep] = gen / (cli_now() - t0);
 		}
-		dec[rep] = gen / (cli_now() - t0);
 	}
 	qsort(pre, 5, sizeof *pre, cmp_double);
 	qsort(dec, 5, sizeof *dec, cmp_double);
+	qsort(dec16, 5, sizeof *dec16, cmp_double);
 	double peak = sgemm_peak();
 	printf("{\"threads\":%d,\"params\":%zu,\"loss\":%.4f,\"train_tokens_per_s\":%.0f,\"train_gflops\":%.1f,"
 	       "\"sgemm_peak_gflops\":%.1f,\"fraction_of_peak\":%.3f,\"prefill_tokens_per_s\":%.0f,"
-	       "\"decode_tokens_per_s\":%.0f,\"peak_rss_mb\":%.1f,\"state_mb\":%.1f,\"rss_ratio\":%.3f}\n",
+	       "\"decode_tokens_per_s\":%.0f,\"decode_bf16_tokens_per_s\":%.0f,\"peak_rss_mb\":%.1f,\"state_mb\":%.1f,\"rss_ratio\":%.3f}\n",
 	       omp_get_max_threads(), t->n_params, loss, train_tps, train_tps * flops_tok / 1e9, peak,
-	       train_tps * flops_tok / 1e9 / peak, pre[2], dec[2], rss_train / 1024.0, bytes / 1048576.0,
+	       train_tps * flops_tok / 1e9 / peak, pre[2], dec[2], dec16[2], rss_train / 1024.0, bytes / 1048576.0,
 	       rss_train * 1024.0 / bytes);
 	decode_model_tower_free(&dm);
-	free(out), free(times), free(groups), free(tok), free(in), free(tg);
+	free(times), free(groups), free(tok), free(in), free(tg);
 	adamw_free(&opt);
 	tower_free(t);
 	return 0;

@@ -5,7 +5,7 @@
 # (from a built tree). Prints JSON lines and the ratio of training tokens/s.
 set -eu
 threads=${1:-2}
-steps=${2:-10}
+steps=${2:-5}
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${BENCH_TOWER:-./bench/bench_tower}
 run() { # LABEL ENV...

@@ -18,7 +18,6 @@
 #include "tower.h"
 #include "train.h"
 #include "xalloc.h"
-#include "zio.h"
 #include "zipper.h"
 
 static const struct cli_doc doc = {
@@ -241,32 +240,6 @@ struct loaded_tower {
 	struct tower_meta meta;
 };
 
-/* A JSON file (a Hugging Face config.json). */
-static cJSON *read_json_file(const char *path)
-{
-	struct zin *in = zin_open(path);
-	if (!in)
-		cli_die("%s", zerr_msg());
-	char *text = NULL, buf[4096];
-	size_t n = 0, cap = 0;
-	ssize_t got;
-	while ((got = zin_read(in, buf, sizeof buf)) > 0) {
-		xgrow(&text, &cap, n + (size_t)got + 1, 1);
-		memcpy(text + n, buf, (size_t)got);
-		n += (size_t)got;
-	}
-	if (got < 0 || zin_failed(in))
-		cli_die("%s", zerr_msg());
-	zin_close(in);
-	xgrow(&text, &cap, n + 1, 1);
-	text[n] = 0;
-	cJSON *j = cJSON_Parse(text);
-	free(text);
-	if (!j)
-		cli_die("%s: not valid JSON", path);
-	return j;
-}
-
 /* A tower file, or a bare Hugging Face checkpoint with its config.json. */
 static struct loaded_tower load_tower(const char *path, const char *hf_config, const char *modality)
 {
@@ -276,11 +249,8 @@ static struct loaded_tower load_tower(const char *path, const char *hf_config, c
 	if (st_open(&f, path) < 0)
 		cli_die("%s", zerr_msg());
 	if (hf_config) {
-		cJSON *j = read_json_file(hf_config);
-		int rc = tower_config_from_json(&c, j);
-		cJSON_Delete(j);
-		if (rc < 0)
-			cli_die("%s: %s", hf_config, zerr_msg());
+		if (tower_config_read(&c, hf_config) < 0)
+			cli_die("%s", zerr_msg());
 	} else if (tower_file_config(&f, &c, &lt.meta) < 0) {
 		cli_die("%s", zerr_msg());
 	}

@@ -22,7 +22,7 @@ static const struct cli_doc doc = {
 	.name = "zip-generate",
 	.synopsis = "[-q] [-j n] -m model.zpm [--config hf.json] [--max-new n] [--eos id]\n"
 		    "       [--temperature x] [--top-k n] [--top-p x] [--seed n] [--beam n]\n"
-		    "       [--length-penalty x] [--with-prompt] [--score] [-o out] [prompts]\n"
+		    "       [--length-penalty x] [--bf16] [--with-prompt] [--score] [-o out] [prompts]\n"
 		    "       zip-generate -m fused.zpm --task asr|tts [--max-ratio x] [--repeat-span n]\n"
 		    "       [sampling and beam options] [-o out] [inputs]",
 	.summary = "Continue every utterance of a token archive (default: stdin) with a decoder\n"
@@ -44,6 +44,7 @@ static const struct cli_doc doc = {
 		   "      --seed N          random seed for sampling (default 1)\n"
 		   "      --beam N          beam search with N beams\n"
 		   "      --length-penalty X  beam scores are log p / length^X (default 1)\n"
+		   "      --bf16            decode with bfloat16 copies of the weights (faster)\n"
 		   "      --with-prompt     write the prompt before the continuation\n"
 		   "      --score           print \"utt-id loglik perplexity tokens\" instead\n"
 		   "fused models:\n"
@@ -73,12 +74,13 @@ struct options {
 	long repeat_span, batch;
 	const char *text_tokenizer;
 	bool tokens, transcripts;
+	bool bf16;
 };
 
 enum {
 	OPT_CONFIG = CLI_OPT_FIRST_FREE, OPT_MAX_NEW, OPT_EOS, OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_SEED,
 	OPT_BEAM, OPT_LP, OPT_WITH_PROMPT, OPT_SCORE, OPT_TASK, OPT_OUT_MOD, OPT_MAX_RATIO, OPT_REPEAT_SPAN, OPT_BATCH, OPT_TEXT_TOK, OPT_TOKENS,
-	OPT_TRANSCRIPTS
+	OPT_TRANSCRIPTS, OPT_BF16
 };
 
 static void parse_options(struct options *o, int argc, char **argv)
@@ -106,6 +108,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{"text-tokenizer", required_argument, NULL, OPT_TEXT_TOK},
 		{"tokens", no_argument, NULL, OPT_TOKENS},
 		{"transcripts", no_argument, NULL, OPT_TRANSCRIPTS},
+		{"bf16", no_argument, NULL, OPT_BF16},
 		{NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof *o);
@@ -156,6 +159,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_TEXT_TOK: o->text_tokenizer = optarg; break;
 		case OPT_TOKENS: o->tokens = true; break;
 		case OPT_TRANSCRIPTS: o->transcripts = true; break;
+		case OPT_BF16: o->bf16 = true; break;
 		default:
 			if (!cli_common_option(&o->common, c, optarg))
 				cli_usage_error("unexpected option");
@@ -171,31 +175,6 @@ static void parse_options(struct options *o, int argc, char **argv)
 		cli_usage_error("--beam searches; it does not sample (drop --temperature)");
 }
 
-static cJSON *read_json_file(const char *path)
-{
-	struct zin *in = zin_open(path);
-	if (!in)
-		cli_die("%s", zerr_msg());
-	char *text = NULL;
-	size_t cap = 0, n = 0, len;
-	for (char *line; (line = zin_getline(in, &len));) {
-		xgrow(&text, &cap, n + len + 2, 1);
-		memcpy(text + n, line, len);
-		n += len;
-		text[n++] = '\n';
-	}
-	if (zin_failed(in))
-		cli_die("%s", zerr_msg());
-	zin_close(in);
-	xgrow(&text, &cap, n + 1, 1);
-	text[n] = 0;
-	cJSON *j = cJSON_Parse(text);
-	free(text);
-	if (!j)
-		cli_die("%s: not valid JSON", path);
-	return j;
-}
-
 static struct tower *load_model(const struct options *o, struct tower_meta *meta)
 {
 	struct st_file f;
@@ -205,11 +184,8 @@ static struct tower *load_model(const struct options *o, struct tower_meta *meta
 	memset(meta, 0, sizeof *meta);
 	meta->eos = -1;
 	if (o->config) {
-		cJSON *j = read_json_file(o->config);
-		int rc = tower_config_from_json(&c, j);
-		cJSON_Delete(j);
-		if (rc < 0)
-			cli_die("%s: %s", o->config, zerr_msg());
+		if (tower_config_read(&c, o->config) < 0)
+			cli_die("%s", zerr_msg());
 	} else if (tower_file_config(&f, &c, meta) < 0) {
 		cli_die("%s", zerr_msg());
 	}
@@ -411,6 +387,8 @@ static void speechtext_open(struct speechtext *m, const struct options *o)
 		m->g = fusegen_new(m->z, m->out, m->batched ? (int)o->batch : o->dp.beam, m->max_in);
 		fusegen_set_repeat_span(m->g, o->repeat_span >= 0 ? (int)o->repeat_span : m->out == ZM_TEXT ? 12 : 100);
 		fusegen_model(m->g, &m->dm);
+		if (o->bf16)
+			tower_use_bf16(m->z->tower[m->out]);
 		m->bos = fusegen_bos(m->g);
 		m->eos = fusegen_eos(m->g);
 	} else {
@@ -420,6 +398,8 @@ static void speechtext_open(struct speechtext *m, const struct options *o)
 		m->vocab[ZM_SPEECH] = m->map.vocab[ZM_SPEECH] - 2;
 		int max_seq = m->st->cfg.max_seq;
 		m->max_in = max_seq / 2 - 3;
+		if (o->bf16)
+			tower_use_bf16(m->st);
 		decode_model_tower(&m->dm, m->st, o->dp.beam, max_seq, max_seq < 256 ? max_seq : 256);
 		m->bos = single_id(&m->map, m->out, m->map.bos[m->out]);
 		m->eos = single_id(&m->map, m->out, m->map.eos[m->out]);
@@ -712,6 +692,8 @@ int main(int argc, char **argv)
 		cli_usage_error("--task and --output-modalities need a fused model (zip-fuse)");
 	struct job j = {.o = &o};
 	j.t = load_model(&o, &j.meta);
+	if (o.bf16)
+		tower_use_bf16(j.t);
 	j.dp = o.dp;
 	j.dp.eos = j.meta.eos;
 	rng_seed(&j.rng, (uint64_t)o.seed);

@@ -14,7 +14,6 @@
 #include "tower.h"
 #include "train.h"
 #include "xalloc.h"
-#include "zio.h"
 
 static const struct cli_doc doc = {
 	.name = "zip-train",
@@ -138,42 +137,14 @@ static void parse_options(struct options *o, int argc, char **argv)
 
 /* ---- the model ---- */
 
-static cJSON *read_json_file(const char *path)
-{
-	struct zin *in = zin_open(path);
-	if (!in)
-		cli_die("%s", zerr_msg());
-	char *text = NULL;
-	size_t cap = 0, n = 0, len;
-	for (char *line; (line = zin_getline(in, &len));) {
-		xgrow(&text, &cap, n + len + 2, 1);
-		memcpy(text + n, line, len);
-		n += len;
-		text[n++] = '\n';
-	}
-	if (zin_failed(in))
-		cli_die("%s", zerr_msg());
-	zin_close(in);
-	xgrow(&text, &cap, n + 1, 1);
-	text[n] = 0;
-	cJSON *j = cJSON_Parse(text);
-	free(text);
-	if (!j)
-		cli_die("%s: not valid JSON", path);
-	return j;
-}
-
 /* A configuration file's tower with random weights, or a model file's. */
 static struct tower *make_tower(const struct options *o, const char *modality, struct tower_meta *m)
 {
 	struct tower *t;
 	if (o->config) {
-		cJSON *j = read_json_file(o->config);
 		struct tower_config c;
-		int rc = tower_config_from_json(&c, j);
-		cJSON_Delete(j);
-		if (rc < 0)
-			cli_die("%s: %s", o->config, zerr_msg());
+		if (tower_config_read(&c, o->config) < 0)
+			cli_die("%s", zerr_msg());
 		char *prefix = xasprintf("%s.", modality);
 		t = tower_new(&c, prefix);
 		free(prefix);

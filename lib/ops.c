@@ -1,4 +1,7 @@
-/* ops: forward and backward kernels of the decoder (see ops.h). */
+/* ops: forward and backward kernels of the decoder (see ops.h).
+ *
+ * Loops over rows skip the parallel region for a single row (decoding one
+ * token), where forking and joining the team costs more than the row. */
 #include "config.h"
 
 #include <math.h>
@@ -33,6 +36,40 @@ static void matvec_forward(float *out, const float *inp, const float *w, int N, 
 	}
 }
 
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void matmul_forward_bf16(float *out, const float *inp, const uint16_t *w, int N, int C, int OC, int accumulate)
+{
+#pragma omp parallel for schedule(static)
+	for (int o = 0; o < OC; o++) {
+		const uint16_t *row = w + (size_t)o * C;
+		for (int n = 0; n < N; n++) {
+			const float *x = inp + (size_t)n * C;
+			float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+			for (int i = 0; i < C; i++) {
+				uint32_t bits = (uint32_t)row[i] << 16;
+				float f;
+				memcpy(&f, &bits, sizeof f);
+				s += f * x[i];
+			}
+			float *y = out + (size_t)n * OC + o;
+			*y = accumulate ? *y + s : s;
+		}
+	}
+}
+
+uint16_t float_to_bf16(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+	u += 0x7fffu + ((u >> 16) & 1);
+	return (uint16_t)(u >> 16);
+}
+
 void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC, int accumulate)
 {
 	if (N <= 4) {
@@ -56,7 +93,7 @@ void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp
 
 void embedding_forward(float *out, const int32_t *tokens, const float *wte, int N, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
 	for (int n = 0; n < N; n++)
 		memcpy(out + (size_t)n * C, wte + (size_t)tokens[n] * C, (size_t)C * sizeof *out);
 }
@@ -79,7 +116,7 @@ void embedding_backward(float *dwte, const float *dout, const int32_t *tokens, i
 
 void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
 	for (int n = 0; n < N; n++) {
 		const float *x = inp + (size_t)n * C;
 		float *o = out + (size_t)n * C;
@@ -139,7 +176,7 @@ static void rope_apply(float *x, int N, int stride, int nh, int D, int T, int po
 		       const float *cos_t, const float *sin_t, float sign)
 {
 	int half = D / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
 	for (int n = 0; n < N; n++) {
 		int p = pos0 + n % T;
 		const float *cs = cos_t + (size_t)p * half, *sn = sin_t + (size_t)p * half;
@@ -266,7 +303,7 @@ void attention_backward(float *dqkv, float *datt, const float *dout, const float
 
 void swiglu_forward(float *out, const float *gu, int N, int F)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N > 1)
 	for (int n = 0; n < N; n++) {
 		const float *g = gu + (size_t)n * 2 * F, *u = g + F;
 		float *o = out + (size_t)n * F;

@@ -14,6 +14,7 @@
 #include "tower.h"
 #include "xalloc.h"
 #include "zerr.h"
+#include "zio.h"
 
 /* ---- configuration ---- */
 
@@ -113,6 +114,40 @@ int tower_config_from_json(struct tower_config *c, const cJSON *j)
 	}
 	c->tie_embeddings = tie && cJSON_IsTrue(tie);
 	return tower_config_check(c);
+}
+
+int tower_config_read(struct tower_config *c, const char *path)
+{
+	struct zin *in = zin_open(path);
+	if (!in)
+		return -1;
+	char *text = NULL;
+	size_t cap = 0, n = 0, len;
+	for (char *line; (line = zin_getline(in, &len));) {
+		xgrow(&text, &cap, n + len + 2, 1);
+		memcpy(text + n, line, len);
+		n += len;
+		text[n++] = '\n';
+	}
+	bool failed = zin_failed(in);
+	zin_close(in);
+	if (failed) {
+		free(text);
+		return -1;
+	}
+	xgrow(&text, &cap, n + 1, 1);
+	text[n] = 0;
+	cJSON *j = cJSON_Parse(text);
+	free(text);
+	if (!j) {
+		zerr_set("%s: not valid JSON", path);
+		return -1;
+	}
+	int rc = tower_config_from_json(c, j);
+	cJSON_Delete(j);
+	if (rc < 0)
+		zerr_prefix("%s", path);
+	return rc;
 }
 
 cJSON *tower_config_to_json(const struct tower_config *c)
@@ -371,6 +406,7 @@ void tower_free(struct tower *t)
 	free(t->grads);
 	free(t->rope_cos);
 	free(t->rope_sin);
+	free(t->bf16);
 	free_acts(t->acts);
 	free(t);
 }
@@ -670,6 +706,24 @@ static void cached_attention(float *out, float *scores_all, const float *qkv, co
 		}
 }
 
+void tower_use_bf16(struct tower *t)
+{
+	if (!t->bf16)
+		t->bf16 = xmallocarray(t->n_params, sizeof *t->bf16);
+	for (size_t i = 0; i < t->n_params; i++)
+		t->bf16[i] = float_to_bf16(t->params[i]);
+}
+
+/* A linear layer of the cached forward: bf16 weights for a few tokens when asked. */
+static void cached_linear(const struct tower *t, float *out, const float *inp, const float *w, int N, int C,
+			  int OC, int accumulate)
+{
+	if (t->bf16 && N <= 4)
+		matmul_forward_bf16(out, inp, t->bf16 + (w - t->params), N, C, OC, accumulate);
+	else
+		matmul_forward(out, inp, w, N, C, OC, accumulate);
+}
+
 void tower_cache_embed(const struct tower *t, struct tower_cache *c, const int32_t *tokens, int T, int pos0)
 {
 	if (T > c->chunk || pos0 + T > c->cap || pos0 + T > t->cfg.max_seq)
@@ -687,7 +741,7 @@ void tower_cache_layers(const struct tower *t, struct tower_cache *c, int l0, in
 	for (size_t l = (size_t)l0; l < (size_t)l1; l++) {
 		float *kc = c->k + l * B * (size_t)c->cap * KD, *vc = c->v + l * B * (size_t)c->cap * KD;
 		rmsnorm_forward(c->ln, c->rstd, c->x, w->ln1 + l * d.C, N, C, eps);
-		matmul_forward(c->qkv, c->ln, w->wqkv + l * d.QKV * d.C, N, C, QKV, 0);
+		cached_linear(t, c->qkv, c->ln, w->wqkv + l * d.QKV * d.C, N, C, QKV, 0);
 		rope_forward(c->qkv, N, QKV, (int)(d.H + d.K), (int)d.D, T, pos0, t->rope_cos, t->rope_sin);
 		for (int n = 0; n < N; n++) { /* append this chunk's keys and values */
 			size_t at = ((size_t)(n / T) * c->cap + pos0 + n % T) * KD;
@@ -695,11 +749,11 @@ void tower_cache_layers(const struct tower *t, struct tower_cache *c, int l0, in
 			memcpy(vc + at, c->qkv + (size_t)n * QKV + d.HD + KD, (size_t)KD * sizeof(float));
 		}
 		cached_attention(c->atty, c->scores, c->qkv, kc, vc, B, T, pos0, c->cap, &d, c->nthreads);
-		matmul_forward(c->x, c->atty, w->wo + l * d.C * d.HD, N, HD, C, 1);
+		cached_linear(t, c->x, c->atty, w->wo + l * d.C * d.HD, N, HD, C, 1);
 		rmsnorm_forward(c->ln, c->rstd, c->x, w->ln2 + l * d.C, N, C, eps);
-		matmul_forward(c->gu, c->ln, w->wgu + l * 2 * d.F * d.C, N, C, 2 * F, 0);
+		cached_linear(t, c->gu, c->ln, w->wgu + l * 2 * d.F * d.C, N, C, 2 * F, 0);
 		swiglu_forward(c->hff, c->gu, N, F);
-		matmul_forward(c->x, c->hff, w->wdown + l * d.C * d.F, N, F, C, 1);
+		cached_linear(t, c->x, c->hff, w->wdown + l * d.C * d.F, N, F, C, 1);
 	}
 }
 
@@ -714,13 +768,13 @@ const float *tower_cache_head(const struct tower *t, struct tower_cache *c, int 
 	float eps = (float)t->cfg.norm_eps;
 	if (all_logits) {
 		rmsnorm_forward(c->ln, c->rstd, c->x, t->w.norm, N, C, eps);
-		matmul_forward(c->logits, c->ln, t->w.lm_head, N, C, V, 0);
+		cached_linear(t, c->logits, c->ln, t->w.lm_head, N, C, V, 0);
 		return c->logits;
 	}
 	for (int b = 0; b < B; b++)
 		memcpy(c->last + (size_t)b * C, c->x + ((size_t)b * T + T - 1) * C, (size_t)C * sizeof(float));
 	rmsnorm_forward(c->ln, c->rstd, c->last, t->w.norm, B, C, eps);
-	matmul_forward(c->logits, c->ln, t->w.lm_head, B, C, V, 0);
+	cached_linear(t, c->logits, c->ln, t->w.lm_head, B, C, V, 0);
 	return c->logits;
 }
 

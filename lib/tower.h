@@ -48,6 +48,8 @@ void tower_config_default(struct tower_config *c);
  * rope_theta, rms_norm_eps, tie_word_embeddings). Checks the values. */
 int tower_config_from_json(struct tower_config *c, const cJSON *j);
 int tower_config_check(const struct tower_config *c);
+/* The same, from a JSON file; errors name the file. */
+int tower_config_read(struct tower_config *c, const char *path);
 cJSON *tower_config_to_json(const struct tower_config *c);
 size_t tower_config_params(const struct tower_config *c);
 
@@ -85,6 +87,7 @@ struct tower {
 	struct tower_weights g;
 	size_t n_tensors;
 	struct tower_tensor *tensors;
+	uint16_t *bf16; /* NULL, or params rounded to bfloat16 for decoding */
 	float *rope_cos, *rope_sin; /* (max_seq, D/2) */
 	struct tower_acts *acts;
 };
@@ -178,5 +181,9 @@ const float *tower_cache_head(const struct tower *t, struct tower_cache *c, int 
 /* Sequence b takes the cached positions [0,len) of old sequence src[b] (beams). */
 void tower_cache_reorder(struct tower_cache *c, const int *src, int len);
 int tower_cache_batch(const struct tower_cache *c);
+/* Decode steps of up to 4 tokens per call then read bfloat16 copies of the
+ * weights (half the memory traffic; logits change by ~1e-2 relative);
+ * longer chunks (prefill) still use the fp32 weights. */
+void tower_use_bf16(struct tower *t);
 
 #endif

@@ -316,6 +316,13 @@ START_TEST(test_kv_cache_matches_full_forward)
 	int32_t last[B] = {tok[1 * T + T - 1], tok[0 * T + T - 1]};
 	lg = tower_cache_forward(t, c, last, 1, T - 1, false);
 	ck_assert(rel_err(lg, full + ((size_t)1 * T + T - 1) * V, (size_t)V) <= 1e-5);
+	/* The same step with bfloat16 weights: close to fp32, not equal. */
+	tower_use_bf16(t);
+	lg = tower_cache_forward(t, c, last, 1, T - 1, false);
+	double e16 = rel_err(lg, full + ((size_t)1 * T + T - 1) * V, (size_t)V);
+	ck_assert_msg(e16 <= 3e-2 && e16 > 0, "bf16 decode logits: relative error %g", e16);
+	free(t->bf16);
+	t->bf16 = NULL;
 	tower_cache_free(c);
 	tower_free(t);
 }

@@ -20,6 +20,8 @@ zip-generate -q -m tiny.zpm --with-prompt prompts.tok >greedy.tok
 assert_same greedy.tok train.tok
 zip-generate -q -m tiny.zpm --with-prompt --beam 4 -o beam.tok prompts.tok
 assert_same beam.tok train.tok
+zip-generate -q -m tiny.zpm --with-prompt --bf16 prompts.tok >bf16.tok
+assert_same bf16.tok train.tok
 # Without --with-prompt: only the continuation, and --max-new bounds it.
 zip-generate -q -m tiny.zpm --max-new 5 prompts.tok >five.tok
 awk '!/^#/ && NF != 6 { exit 1 }' five.tok || fail "--max-new 5 gave other lengths"
