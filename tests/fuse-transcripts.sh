@@ -32,6 +32,9 @@ zip-fuse -q -j1 --text-tower t.zpm --speech-tower s.zpm --freeze none -b 6 --lr 
 
 zip-generate -q -j1 -m f.zpm --task asr speech.tok >hyp.txt
 assert_same hyp.txt trans.txt
+# the pipe of DESIGN §2: tokens in, scored words out
+zip-generate -q -j1 -m f.zpm --task asr <speech.tok | zip-eval-wer trans.txt - >wer.txt
+grep -q '^%WER 0.00 ' wer.txt || fail "expected 0% WER: $(cat wer.txt)"
 zip-generate -q -j1 -m f.zpm --task asr --tokens speech.tok >hyp.tok
 assert_same hyp.tok text.tok
 zip-generate -q -j1 -m f.zpm --task tts --transcripts trans.txt >tts.tok
