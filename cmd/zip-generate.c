@@ -9,6 +9,7 @@
 #include "archive.h"
 #include "cli.h"
 #include "decode.h"
+#include "fused-generate.h"
 #include "safetensors.h"
 #include "tower.h"
 #include "xalloc.h"
@@ -18,12 +19,16 @@ static const struct cli_doc doc = {
 	.name = "zip-generate",
 	.synopsis = "[-q] [-j n] -m model.zpm [--config hf.json] [--max-new n] [--eos id]\n"
 		    "       [--temperature x] [--top-k n] [--top-p x] [--seed n] [--beam n]\n"
-		    "       [--length-penalty x] [--bf16] [--with-prompt] [--score] [-o out] [prompts]",
+		    "       [--length-penalty x] [--bf16] [--with-prompt] [--score] [-o out] [prompts]\n"
+		    "       zip-generate -m fused.zpm --task asr|tts [--max-ratio x] [--repeat-span n]\n"
+		    "       [sampling and beam options] [-o out] [inputs]",
 	.summary = "Continue every utterance of a token archive (default: stdin) with a decoder\n"
 		   "tower and write the continuations as a token archive; or, with --score, print\n"
 		   "each utterance's log-likelihood and perplexity. When the tower has an end\n"
 		   "token (zip-train --eos), it starts every sequence, as in training, and\n"
-		   "generation stops at it.",
+		   "generation stops at it. With a fused model (zip-fuse), --task asr reads\n"
+		   "a speech token archive and writes the text tokens of each transcript;\n"
+		   "--task tts reads text tokens and writes speech tokens.",
 	.options = "  -m, --model FILE      the tower (zip-train output, or a Hugging Face LLaMA\n"
 		   "                        safetensors file with --config)\n"
 		   "      --config FILE     Hugging Face config.json for a bare checkpoint\n"
@@ -38,7 +43,19 @@ static const struct cli_doc doc = {
 		   "      --length-penalty X  beam scores are log p / length^X (default 1)\n"
 		   "      --bf16            decode with bfloat16 copies of the weights (faster)\n"
 		   "      --with-prompt     write the prompt before the continuation\n"
-		   "      --score           print \"utt-id loglik perplexity tokens\" instead\n",
+		   "      --score           print \"utt-id loglik perplexity tokens\" instead\n"
+		   "fused models:\n"
+		   "      --task T          asr (speech in, text out) or tts (text in, speech out)\n"
+		   "      --output-modalities M  text (= --task asr) or speech (= --task tts)\n"
+		   "      --max-ratio X     at most X output tokens per input token, plus 10\n"
+		   "                        (default 1 for asr, 20 for tts; --max-new caps it)\n"
+		   "      --batch N         utterances decoded together, greedy only (default 16)\n"
+		   "      --text-tokenizer FILE  text.tok (default: the one the model carries, if any);\n"
+		   "                        with one, asr writes transcripts \"utt-id words\"\n"
+		   "      --tokens          asr: write text tokens even with a tokenizer\n"
+		   "      --transcripts     tts: the input is transcripts, encoded with the tokenizer\n"
+		   "      --repeat-span N   end an output whose last N tokens loop with a period\n"
+		   "                        of at most 8 (default 12 for text, 100 for speech; 0: off)\n",
 	.example = "zip-generate -m text.zpm --max-new 50 --top-p 0.9 --temperature 0.8 prompts.tok",
 	.see_also = "zip-train(1), zip-info(1), zip-formats(5), zipper(7)",
 };
@@ -48,12 +65,19 @@ struct options {
 	const char *model, *config, *output, *prompts;
 	struct decode_params dp;
 	long eos, seed;
-	bool eos_given, with_prompt, score, bf16;
+	bool eos_given, with_prompt, score, max_new_given;
+	int task; /* fused: the output modality (ZM_TEXT for asr), or -1 */
+	double max_ratio;
+	long repeat_span, batch;
+	const char *text_tokenizer;
+	bool tokens, transcripts;
+	bool bf16;
 };
 
 enum {
 	OPT_CONFIG = CLI_OPT_FIRST_FREE, OPT_MAX_NEW, OPT_EOS, OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_SEED,
-	OPT_BEAM, OPT_LP, OPT_WITH_PROMPT, OPT_SCORE, OPT_BF16
+	OPT_BEAM, OPT_LP, OPT_WITH_PROMPT, OPT_SCORE, OPT_TASK, OPT_OUT_MOD, OPT_MAX_RATIO, OPT_REPEAT_SPAN, OPT_BATCH, OPT_TEXT_TOK, OPT_TOKENS,
+	OPT_TRANSCRIPTS, OPT_BF16
 };
 
 static void parse_options(struct options *o, int argc, char **argv)
@@ -73,6 +97,14 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{"length-penalty", required_argument, NULL, OPT_LP},
 		{"with-prompt", no_argument, NULL, OPT_WITH_PROMPT},
 		{"score", no_argument, NULL, OPT_SCORE},
+		{"task", required_argument, NULL, OPT_TASK},
+		{"output-modalities", required_argument, NULL, OPT_OUT_MOD},
+		{"max-ratio", required_argument, NULL, OPT_MAX_RATIO},
+		{"repeat-span", required_argument, NULL, OPT_REPEAT_SPAN},
+		{"batch", required_argument, NULL, OPT_BATCH},
+		{"text-tokenizer", required_argument, NULL, OPT_TEXT_TOK},
+		{"tokens", no_argument, NULL, OPT_TOKENS},
+		{"transcripts", no_argument, NULL, OPT_TRANSCRIPTS},
 		{"bf16", no_argument, NULL, OPT_BF16},
 		{NULL, 0, NULL, 0},
 	};
@@ -81,13 +113,20 @@ static void parse_options(struct options *o, int argc, char **argv)
 	o->output = "-";
 	o->prompts = "-";
 	o->seed = 1;
+	o->task = -1;
+	o->max_ratio = -1;
+	o->repeat_span = -1;
+	o->batch = 16;
 	cli_common_init(&o->common);
 	for (int c; (c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "m:o:", longopts, NULL)) != -1;) {
 		switch (c) {
 		case 'm': o->model = optarg; break;
 		case OPT_CONFIG: o->config = optarg; break;
 		case 'o': o->output = optarg; break;
-		case OPT_MAX_NEW: o->dp.max_new = (int)cli_parse_long(optarg, "--max-new", 1, 1 << 24); break;
+		case OPT_MAX_NEW:
+			o->dp.max_new = (int)cli_parse_long(optarg, "--max-new", 1, 1 << 24);
+			o->max_new_given = true;
+			break;
 		case OPT_EOS:
 			o->eos = cli_parse_long(optarg, "--eos", -1, 1L << 30);
 			o->eos_given = true;
@@ -100,6 +139,23 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_LP: o->dp.length_penalty = cli_parse_double(optarg, "--length-penalty", 0, 100); break;
 		case OPT_WITH_PROMPT: o->with_prompt = true; break;
 		case OPT_SCORE: o->score = true; break;
+		case OPT_TASK:
+			if (strcmp(optarg, "asr") && strcmp(optarg, "tts"))
+				cli_usage_error("--task: '%s' is not asr or tts", optarg);
+			o->task = strcmp(optarg, "asr") ? ZM_SPEECH : ZM_TEXT;
+			break;
+		case OPT_OUT_MOD:
+			if (strcmp(optarg, "text") && strcmp(optarg, "speech"))
+				cli_usage_error("--output-modalities: '%s': give text or speech (chains are not "
+						"supported yet)", optarg);
+			o->task = strcmp(optarg, "text") ? ZM_SPEECH : ZM_TEXT;
+			break;
+		case OPT_MAX_RATIO: o->max_ratio = cli_parse_double(optarg, "--max-ratio", 0, 1e6); break;
+		case OPT_REPEAT_SPAN: o->repeat_span = cli_parse_long(optarg, "--repeat-span", 0, 1 << 20); break;
+		case OPT_BATCH: o->batch = cli_parse_long(optarg, "--batch", 1, 4096); break;
+		case OPT_TEXT_TOK: o->text_tokenizer = optarg; break;
+		case OPT_TOKENS: o->tokens = true; break;
+		case OPT_TRANSCRIPTS: o->transcripts = true; break;
 		case OPT_BF16: o->bf16 = true; break;
 		default:
 			if (!cli_common_option(&o->common, c, optarg))
@@ -248,12 +304,34 @@ static void open_io(struct job *j)
 		cli_die("%s", zerr_msg());
 }
 
+/* ---- fused models (cmd/fused-generate.c) ---- */
+
+static int run_fused(const struct options *o)
+{
+	if (o->task < 0)
+		cli_usage_error("a fused model needs --task asr or --task tts");
+	if (o->score || o->with_prompt || o->eos_given || o->config)
+		cli_usage_error("--score, --with-prompt, --eos and --config are for towers");
+	struct fused_opts f = {
+		.model = o->model, .prompts = o->prompts, .output = o->output,
+		.text_tokenizer = o->text_tokenizer, .dp = o->dp, .seed = o->seed,
+		.repeat_span = o->repeat_span, .batch = o->batch, .max_ratio = o->max_ratio,
+		.task = o->task, .max_new_given = o->max_new_given, .tokens = o->tokens,
+		.transcripts = o->transcripts, .bf16 = o->bf16, .quiet = o->common.quiet,
+	};
+	return fused_generate(&f);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
 	cli_init(&doc);
 	parse_options(&o, argc, argv);
 	cli_apply_threads(&o.common);
+	if (fused_model_file(o.model))
+		return run_fused(&o);
+	if (o.task >= 0)
+		cli_usage_error("--task and --output-modalities need a fused model (zip-fuse)");
 	struct job j = {.o = &o};
 	j.t = load_model(&o, &j.meta);
 	if (o.bf16)

@@ -151,7 +151,7 @@ void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *in
 		/* dw sums over rows: each thread owns a range of channels. */
 		int nt = omp_get_num_threads(), id = omp_get_thread_num();
 		int c0 = (int)((long)C * id / nt), c1 = (int)((long)C * (id + 1) / nt);
-		for (int n = 0; n < N; n++) {
+		for (int n = 0; dw && n < N; n++) {
 			const float *x = inp + (size_t)n * C, *g = dout + (size_t)n * C;
 			float r = rstd[n];
 			for (int c = c0; c < c1; c++)

@@ -31,6 +31,7 @@ void embedding_backward(float *dwte, const float *dout, const int32_t *tokens, i
 
 /* out (N,C) = inp * rsqrt(mean(inp^2) + eps) * w (C); rstd (N) saved for backward. */
 void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps);
+/* dw may be NULL (a frozen weight). */
 void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
 		      const float *rstd, int N, int C);
 

@@ -374,7 +374,13 @@ void tower_alloc_train(struct tower *t, int B, int T)
 		t->grads = xcalloc(t->n_params, sizeof(float));
 		carve(&t->g, t->grads, &t->cfg);
 	}
-	if (t->acts && t->acts->B >= B && t->acts->T == T)
+	tower_alloc_acts(t, B, T);
+}
+
+void tower_alloc_acts(struct tower *t, int B, int T)
+{
+	/* A smaller batch fits in the same layout: every piece is sized for B x T. */
+	if (t->acts && t->acts->B >= B && t->acts->T >= T)
 		return;
 	free_acts(t->acts);
 	struct tower_acts *a = xcalloc(1, sizeof *a);
@@ -407,44 +413,81 @@ void tower_free(struct tower *t)
 
 /* ---- training forward and backward ---- */
 
-double tower_forward(struct tower *t, const int32_t *tokens, const int32_t *targets, int B, int T)
+/* One decoder layer of the last batch: x[l] -> x[l+1]. */
+static void layer_forward(struct tower *t, size_t l)
 {
-	tower_alloc_train(t, B, T); /* allocates only the first time */
 	struct tower_acts *a = t->acts;
 	struct dims d = dims_of(&t->cfg);
 	const struct tower_weights *w = &t->w;
-	int N = B * T, C = (int)d.C, F = (int)d.F, QKV = (int)d.QKV, HD = (int)d.HD;
+	int B = a->b, T = a->tt, N = B * T, C = (int)d.C, F = (int)d.F, QKV = (int)d.QKV, HD = (int)d.HD;
 	size_t NC = (size_t)N * C;
 	float eps = (float)t->cfg.norm_eps;
+	float *x = a->x + l * NC, *xmid = a->xmid + l * NC, *xout = a->x + (l + 1) * NC;
+	float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * N * d.QKV, *atty = a->atty + l * N * d.HD;
+	float *ln2 = a->ln2 + l * NC, *gu = a->gu + l * N * 2 * d.F, *hff = a->hff + l * N * d.F;
+	rmsnorm_forward(ln1, a->ln1_rstd + l * N, x, w->ln1 + l * d.C, N, C, eps);
+	matmul_forward(qkv, ln1, w->wqkv + l * d.QKV * d.C, N, C, QKV, 0);
+	rope_forward(qkv, N, QKV, (int)(d.H + d.K), (int)d.D, T, 0, t->rope_cos, t->rope_sin);
+	attention_forward(atty, a->att + l * B * d.H * T * T, qkv, B, T, (int)d.H, (int)d.K, (int)d.D);
+	memcpy(xmid, x, NC * sizeof *x);
+	matmul_forward(xmid, atty, w->wo + l * d.C * d.HD, N, HD, C, 1);
+	rmsnorm_forward(ln2, a->ln2_rstd + l * N, xmid, w->ln2 + l * d.C, N, C, eps);
+	matmul_forward(gu, ln2, w->wgu + l * 2 * d.F * d.C, N, C, 2 * F, 0);
+	swiglu_forward(hff, gu, N, F);
+	memcpy(xout, xmid, NC * sizeof *x);
+	matmul_forward(xout, hff, w->wdown + l * d.C * d.F, N, F, C, 1);
+}
+
+void tower_forward_embed(struct tower *t, const int32_t *tokens, int B, int T)
+{
+	if (!t->acts || t->acts->B < B || t->acts->T < T)
+		tower_alloc_train(t, B, T); /* allocates only the first time */
+	struct tower_acts *a = t->acts;
 	a->b = B;
 	a->tt = T;
-	memcpy(a->tokens, tokens, (size_t)N * sizeof *tokens);
+	memcpy(a->tokens, tokens, (size_t)B * T * sizeof *tokens);
+	embedding_forward(a->x, tokens, t->w.embed, B * T, t->cfg.d_model);
+}
 
-	embedding_forward(a->x, tokens, w->embed, N, C);
-	for (size_t l = 0; l < d.L; l++) {
-		float *x = a->x + l * NC, *xmid = a->xmid + l * NC, *xout = a->x + (l + 1) * NC;
-		float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * N * d.QKV, *atty = a->atty + l * N * d.HD;
-		float *ln2 = a->ln2 + l * NC, *gu = a->gu + l * N * 2 * d.F, *hff = a->hff + l * N * d.F;
-		rmsnorm_forward(ln1, a->ln1_rstd + l * N, x, w->ln1 + l * d.C, N, C, eps);
-		matmul_forward(qkv, ln1, w->wqkv + l * d.QKV * d.C, N, C, QKV, 0);
-		rope_forward(qkv, N, QKV, (int)(d.H + d.K), (int)d.D, T, 0, t->rope_cos, t->rope_sin);
-		attention_forward(atty, a->att + l * B * d.H * T * T, qkv, B, T, (int)d.H, (int)d.K, (int)d.D);
-		memcpy(xmid, x, NC * sizeof *x);
-		matmul_forward(xmid, atty, w->wo + l * d.C * d.HD, N, HD, C, 1);
-		rmsnorm_forward(ln2, a->ln2_rstd + l * N, xmid, w->ln2 + l * d.C, N, C, eps);
-		matmul_forward(gu, ln2, w->wgu + l * 2 * d.F * d.C, N, C, 2 * F, 0);
-		swiglu_forward(hff, gu, N, F);
-		memcpy(xout, xmid, NC * sizeof *x);
-		matmul_forward(xout, hff, w->wdown + l * d.C * d.F, N, F, C, 1);
+void tower_forward_layers(struct tower *t, int l0, int l1)
+{
+	for (int l = l0; l < l1; l++)
+		layer_forward(t, (size_t)l);
+}
+
+double tower_forward_head(struct tower *t, const int32_t *targets, int *count)
+{
+	struct tower_acts *a = t->acts;
+	int N = a->b * a->tt, C = t->cfg.d_model, L = t->cfg.n_layers;
+	rmsnorm_forward(a->lnf, a->lnf_rstd, a->x + (size_t)L * N * C, t->w.norm, N, C, (float)t->cfg.norm_eps);
+	matmul_forward(a->logits, a->lnf, t->w.lm_head, N, C, t->cfg.vocab, 0);
+	a->count = 0;
+	double loss = 0.0;
+	if (targets) {
+		memcpy(a->targets, targets, (size_t)N * sizeof *targets);
+		loss = crossentropy_forward(a->losses, a->logits, targets, N, t->cfg.vocab, &a->count);
 	}
-	rmsnorm_forward(a->lnf, a->lnf_rstd, a->x + d.L * NC, w->norm, N, C, eps);
-	matmul_forward(a->logits, a->lnf, w->lm_head, N, C, (int)d.V, 0);
-	if (!targets) {
-		a->count = 0;
-		return 0.0;
-	}
-	memcpy(a->targets, targets, (size_t)N * sizeof *targets);
-	return crossentropy_forward(a->losses, a->logits, targets, N, (int)d.V, &a->count);
+	if (count)
+		*count = a->count;
+	return loss;
+}
+
+double tower_forward(struct tower *t, const int32_t *tokens, const int32_t *targets, int B, int T)
+{
+	tower_forward_embed(t, tokens, B, T);
+	tower_forward_layers(t, 0, t->cfg.n_layers);
+	return tower_forward_head(t, targets, NULL);
+}
+
+float *tower_stream(const struct tower *t, int l)
+{
+	const struct tower_acts *a = t->acts;
+	return a->x + (size_t)l * a->b * a->tt * t->cfg.d_model;
+}
+
+float *tower_dstream(const struct tower *t)
+{
+	return t->acts->dx;
 }
 
 const float *tower_logits(const struct tower *t)
@@ -463,7 +506,14 @@ static void zero(float *p, size_t n)
 	memset(p, 0, n * sizeof *p);
 }
 
-void tower_backward(struct tower *t)
+/* A weight's gradient, or NULL in a frozen tower (no gradients). */
+static float *grad_of(const struct tower *t, float *g)
+{
+	return t->grads ? g : NULL;
+}
+
+/* a->dx = d(x[l+1]) -> d(x[l]), accumulating the layer's weight gradients. */
+static void layer_backward(struct tower *t, size_t l)
 {
 	struct tower_acts *a = t->acts;
 	struct dims d = dims_of(&t->cfg);
@@ -471,38 +521,69 @@ void tower_backward(struct tower *t)
 	const struct tower_weights *g = &t->g;
 	int B = a->b, T = a->tt, N = B * T, C = (int)d.C, F = (int)d.F, QKV = (int)d.QKV, HD = (int)d.HD;
 	size_t NC = (size_t)N * C;
-
-	crossentropy_backward(a->logits, a->targets, N, (int)d.V, a->count);
+	float *x = a->x + l * NC, *xmid = a->xmid + l * NC;
+	float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * N * d.QKV, *atty = a->atty + l * N * d.HD;
+	float *ln2 = a->ln2 + l * NC, *gu = a->gu + l * N * 2 * d.F, *hff = a->hff + l * N * d.F;
+	/* xout = xmid + hff wdown^T; dx is d(xout) and, through the residual, d(xmid) */
+	zero(a->dhff, (size_t)N * F);
+	matmul_backward(a->dhff, grad_of(t, g->wdown + l * d.C * d.F), a->dx, hff, w->wdown + l * d.C * d.F, N,
+			F, C);
+	zero(a->dgu, (size_t)N * 2 * F);
+	swiglu_backward(a->dgu, a->dhff, gu, N, F);
 	zero(a->dtmp, NC);
-	matmul_backward(a->dtmp, g->lm_head, a->logits, a->lnf, w->lm_head, N, C, (int)d.V);
+	matmul_backward(a->dtmp, grad_of(t, g->wgu + l * 2 * d.F * d.C), a->dgu, ln2, w->wgu + l * 2 * d.F * d.C,
+			N, C, 2 * F);
+	rmsnorm_backward(a->dx, grad_of(t, g->ln2 + l * d.C), a->dtmp, xmid, w->ln2 + l * d.C,
+			 a->ln2_rstd + l * N, N, C);
+	/* xmid = x + atty wo^T */
+	zero(a->datty, (size_t)N * HD);
+	matmul_backward(a->datty, grad_of(t, g->wo + l * d.C * d.HD), a->dx, atty, w->wo + l * d.C * d.HD, N, HD,
+			C);
+	zero(a->dqkv, (size_t)N * QKV);
+	attention_backward(a->dqkv, a->datt, a->datty, qkv, a->att + l * B * d.H * T * T, B, T, (int)d.H,
+			   (int)d.K, (int)d.D);
+	rope_backward(a->dqkv, N, QKV, (int)(d.H + d.K), (int)d.D, T, 0, t->rope_cos, t->rope_sin);
+	zero(a->dtmp, NC);
+	matmul_backward(a->dtmp, grad_of(t, g->wqkv + l * d.QKV * d.C), a->dqkv, ln1, w->wqkv + l * d.QKV * d.C,
+			N, C, QKV);
+	rmsnorm_backward(a->dx, grad_of(t, g->ln1 + l * d.C), a->dtmp, x, w->ln1 + l * d.C, a->ln1_rstd + l * N,
+			 N, C);
+}
+
+void tower_backward_head(struct tower *t, int count)
+{
+	struct tower_acts *a = t->acts;
+	const struct tower_weights *g = &t->g;
+	int N = a->b * a->tt, C = t->cfg.d_model, L = t->cfg.n_layers;
+	size_t NC = (size_t)N * C;
 	zero(a->dx, NC);
-	rmsnorm_backward(a->dx, g->norm, a->dtmp, a->x + d.L * NC, w->norm, a->lnf_rstd, N, C);
-	for (size_t l = d.L; l-- > 0;) {
-		float *x = a->x + l * NC, *xmid = a->xmid + l * NC;
-		float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * N * d.QKV, *atty = a->atty + l * N * d.HD;
-		float *ln2 = a->ln2 + l * NC, *gu = a->gu + l * N * 2 * d.F, *hff = a->hff + l * N * d.F;
-		/* xout = xmid + hff wdown^T; dx is d(xout) and, through the residual, d(xmid) */
-		zero(a->dhff, (size_t)N * F);
-		matmul_backward(a->dhff, g->wdown + l * d.C * d.F, a->dx, hff, w->wdown + l * d.C * d.F, N, F, C);
-		zero(a->dgu, (size_t)N * 2 * F);
-		swiglu_backward(a->dgu, a->dhff, gu, N, F);
-		zero(a->dtmp, NC);
-		matmul_backward(a->dtmp, g->wgu + l * 2 * d.F * d.C, a->dgu, ln2, w->wgu + l * 2 * d.F * d.C, N, C,
-				2 * F);
-		rmsnorm_backward(a->dx, g->ln2 + l * d.C, a->dtmp, xmid, w->ln2 + l * d.C, a->ln2_rstd + l * N, N, C);
-		/* xmid = x + atty wo^T */
-		zero(a->datty, (size_t)N * HD);
-		matmul_backward(a->datty, g->wo + l * d.C * d.HD, a->dx, atty, w->wo + l * d.C * d.HD, N, HD, C);
-		zero(a->dqkv, (size_t)N * QKV);
-		attention_backward(a->dqkv, a->datt, a->datty, qkv, a->att + l * B * d.H * T * T, B, T, (int)d.H,
-				   (int)d.K, (int)d.D);
-		rope_backward(a->dqkv, N, QKV, (int)(d.H + d.K), (int)d.D, T, 0, t->rope_cos, t->rope_sin);
-		zero(a->dtmp, NC);
-		matmul_backward(a->dtmp, g->wqkv + l * d.QKV * d.C, a->dqkv, ln1, w->wqkv + l * d.QKV * d.C, N, C,
-				QKV);
-		rmsnorm_backward(a->dx, g->ln1 + l * d.C, a->dtmp, x, w->ln1 + l * d.C, a->ln1_rstd + l * N, N, C);
-	}
-	embedding_backward(g->embed, a->dx, a->tokens, N, C);
+	if (!a->count)
+		return; /* no targets: the head does not touch the loss */
+	crossentropy_backward(a->logits, a->targets, N, t->cfg.vocab, count > 0 ? count : a->count);
+	zero(a->dtmp, NC);
+	matmul_backward(a->dtmp, grad_of(t, g->lm_head), a->logits, a->lnf, t->w.lm_head, N, C, t->cfg.vocab);
+	rmsnorm_backward(a->dx, grad_of(t, g->norm), a->dtmp, a->x + (size_t)L * NC, t->w.norm, a->lnf_rstd, N,
+			 C);
+}
+
+void tower_backward_layers(struct tower *t, int l1, int l0)
+{
+	for (int l = l1; l-- > l0;)
+		layer_backward(t, (size_t)l);
+}
+
+void tower_backward_embed(struct tower *t)
+{
+	struct tower_acts *a = t->acts;
+	if (t->grads)
+		embedding_backward(t->g.embed, a->dx, a->tokens, a->b * a->tt, t->cfg.d_model);
+}
+
+void tower_backward(struct tower *t)
+{
+	tower_backward_head(t, 0);
+	tower_backward_layers(t, t->cfg.n_layers, 0);
+	tower_backward_embed(t);
 }
 
 /* ---- inference with a kv cache ---- */
@@ -660,18 +741,21 @@ static void cached_linear(const struct tower *t, float *out, const float *inp, c
 		matmul_forward(out, inp, w, N, C, OC, accumulate);
 }
 
-const float *tower_cache_forward(const struct tower *t, struct tower_cache *c, const int32_t *tokens,
-				 int T, int pos0, bool all_logits)
+void tower_cache_embed(const struct tower *t, struct tower_cache *c, const int32_t *tokens, int T, int pos0)
+{
+	if (T > c->chunk || pos0 + T > c->cap || pos0 + T > t->cfg.max_seq)
+		abort(); /* the caller sized the cache */
+	embedding_forward(c->x, tokens, t->w.embed, c->B * T, t->cfg.d_model);
+}
+
+void tower_cache_layers(const struct tower *t, struct tower_cache *c, int l0, int l1, int T, int pos0)
 {
 	struct dims d = dims_of(&t->cfg);
 	const struct tower_weights *w = &t->w;
 	int B = c->B, N = B * T, C = (int)d.C, F = (int)d.F, QKV = (int)d.QKV, HD = (int)d.HD;
 	int KD = (int)(d.K * d.D);
 	float eps = (float)t->cfg.norm_eps;
-	if (T > c->chunk || pos0 + T > c->cap || pos0 + T > t->cfg.max_seq)
-		abort(); /* the caller sized the cache */
-	embedding_forward(c->x, tokens, w->embed, N, C);
-	for (size_t l = 0; l < d.L; l++) {
+	for (size_t l = (size_t)l0; l < (size_t)l1; l++) {
 		float *kc = c->k + l * B * (size_t)c->cap * KD, *vc = c->v + l * B * (size_t)c->cap * KD;
 		rmsnorm_forward(c->ln, c->rstd, c->x, w->ln1 + l * d.C, N, C, eps);
 		cached_linear(t, c->qkv, c->ln, w->wqkv + l * d.QKV * d.C, N, C, QKV, 0);
@@ -688,16 +772,35 @@ const float *tower_cache_forward(const struct tower *t, struct tower_cache *c, c
 		swiglu_forward(c->hff, c->gu, N, F);
 		cached_linear(t, c->x, c->hff, w->wdown + l * d.C * d.F, N, F, C, 1);
 	}
+}
+
+float *tower_cache_stream(const struct tower_cache *c)
+{
+	return c->x;
+}
+
+const float *tower_cache_head(const struct tower *t, struct tower_cache *c, int T, bool all_logits)
+{
+	int B = c->B, N = B * T, C = t->cfg.d_model, V = t->cfg.vocab;
+	float eps = (float)t->cfg.norm_eps;
 	if (all_logits) {
-		rmsnorm_forward(c->ln, c->rstd, c->x, w->norm, N, C, eps);
-		cached_linear(t, c->logits, c->ln, w->lm_head, N, C, (int)d.V, 0);
+		rmsnorm_forward(c->ln, c->rstd, c->x, t->w.norm, N, C, eps);
+		cached_linear(t, c->logits, c->ln, t->w.lm_head, N, C, V, 0);
 		return c->logits;
 	}
 	for (int b = 0; b < B; b++)
 		memcpy(c->last + (size_t)b * C, c->x + ((size_t)b * T + T - 1) * C, (size_t)C * sizeof(float));
-	rmsnorm_forward(c->ln, c->rstd, c->last, w->norm, B, C, eps);
-	cached_linear(t, c->logits, c->ln, w->lm_head, B, C, (int)d.V, 0);
+	rmsnorm_forward(c->ln, c->rstd, c->last, t->w.norm, B, C, eps);
+	cached_linear(t, c->logits, c->ln, t->w.lm_head, B, C, V, 0);
 	return c->logits;
+}
+
+const float *tower_cache_forward(const struct tower *t, struct tower_cache *c, const int32_t *tokens,
+				 int T, int pos0, bool all_logits)
+{
+	tower_cache_embed(t, c, tokens, T, pos0);
+	tower_cache_layers(t, c, 0, t->cfg.n_layers, T, pos0);
+	return tower_cache_head(t, c, T, all_logits);
 }
 
 void tower_cache_reorder(struct tower_cache *c, const int *src, int len)

@@ -134,6 +134,30 @@ void tower_zero_grad(struct tower *t);
 void tower_backward(struct tower *t);
 size_t tower_act_floats(int B, int T, const struct tower_config *c);
 
+/* The same, step by step, for a model that runs towers side by side and adds
+ * into their residual streams between layers (lib/zipper.c):
+ *   tower_forward()  = tower_forward_embed(); tower_forward_layers(0, L); tower_forward_head()
+ *   tower_backward() = tower_backward_head(0); tower_backward_layers(L, 0); tower_backward_embed()
+ * tower_stream(t, l) (B*T,C) is the input of layer l (l = L: the last
+ * layer's output); a caller may change it in place between
+ * tower_forward_layers() calls (layer l keeps its own copy of what it needs).
+ * tower_dstream() (B*T,C) is d loss / d stream at the layer the backward
+ * has reached; a caller may add into it likewise. A tower given only
+ * activations (tower_alloc_acts(), grads NULL: frozen) passes gradients
+ * through to its stream but computes none for its weights. */
+void tower_alloc_acts(struct tower *t, int B, int T);
+void tower_forward_embed(struct tower *t, const int32_t *tokens, int B, int T);
+void tower_forward_layers(struct tower *t, int l0, int l1);
+/* Returns the mean loss over the targets >= 0 and their count. */
+double tower_forward_head(struct tower *t, const int32_t *targets, int *count);
+float *tower_stream(const struct tower *t, int l);
+/* The loss is divided by count (> 0; 0: the tower's own count), so that
+ * two towers' losses can share one mean. No targets: dstream = 0. */
+void tower_backward_head(struct tower *t, int count);
+void tower_backward_layers(struct tower *t, int l1, int l0);
+void tower_backward_embed(struct tower *t);
+float *tower_dstream(const struct tower *t);
+
 /* ---- inference with a kv cache ---- */
 
 struct tower_cache;
@@ -146,6 +170,14 @@ void tower_cache_free(struct tower_cache *c);
  * else (B,V) of each sequence's last token. Valid until the next call. */
 const float *tower_cache_forward(const struct tower *t, struct tower_cache *c, const int32_t *tokens,
 				 int T, int pos0, bool all_logits);
+/* The same, step by step (as tower_forward_layers() for training):
+ * tower_cache_forward() = tower_cache_embed(); tower_cache_layers(0, L);
+ * tower_cache_head(). tower_cache_stream() (B*T,C) is the residual stream
+ * of the tokens being fed, which a caller may change between layers. */
+void tower_cache_embed(const struct tower *t, struct tower_cache *c, const int32_t *tokens, int T, int pos0);
+void tower_cache_layers(const struct tower *t, struct tower_cache *c, int l0, int l1, int T, int pos0);
+float *tower_cache_stream(const struct tower_cache *c);
+const float *tower_cache_head(const struct tower *t, struct tower_cache *c, int T, bool all_logits);
 /* Sequence b takes the cached positions [0,len) of old sequence src[b] (beams). */
 void tower_cache_reorder(struct tower_cache *c, const int *src, int len);
 int tower_cache_batch(const struct tower_cache *c);

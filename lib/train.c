@@ -104,15 +104,18 @@ void train_state_free(struct train_state *s)
 void train_next_batch(struct train_state *s, const struct train_data *d, int B, int32_t *inputs,
 		      int32_t *targets)
 {
-	for (int b = 0; b < B; b++) {
-		if (s->pos == s->n_perm) {
-			s->rng = s->after;
-			draw_perm(s);
-			s->epoch++;
-		}
-		size_t w = (size_t)s->perm[s->pos++];
-		train_data_window(d, w, inputs + (size_t)b * d->T, targets + (size_t)b * d->T);
+	for (int b = 0; b < B; b++)
+		train_data_window(d, train_next_index(s), inputs + (size_t)b * d->T, targets + (size_t)b * d->T);
+}
+
+size_t train_next_index(struct train_state *s)
+{
+	if (s->pos == s->n_perm) {
+		s->rng = s->after;
+		draw_perm(s);
+		s->epoch++;
 	}
+	return (size_t)s->perm[s->pos++];
 }
 
 double train_evaluate(struct tower *t, const struct train_data *d, int B, int32_t *inputs, int32_t *targets)
@@ -160,6 +163,18 @@ int train_checkpoint_save(const char *path, const struct tower *t, const struct 
 		st_writer_add(w, names[2 * i], ST_F32, x->ndim, x->shape, opt->m + x->offset);
 		st_writer_add(w, names[2 * i + 1], ST_F32, x->ndim, x->shape, opt->v + x->offset);
 	}
+	train_state_save_meta(w, s, opt, options_json);
+	int rc = st_writer_write(w, path);
+	st_writer_free(w);
+	for (size_t i = 0; i < 2 * t->n_tensors; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+void train_state_save_meta(struct st_writer *w, const struct train_state *s, const struct adamw *opt,
+			   const char *options_json)
+{
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddNumberToObject(j, "step", (double)s->step);
 	cJSON_AddNumberToObject(j, "epoch", (double)s->epoch);
@@ -177,12 +192,6 @@ int train_checkpoint_save(const char *path, const struct tower *t, const struct 
 	cJSON_Delete(j);
 	st_writer_meta(w, "zipper.train", text);
 	free(text);
-	int rc = st_writer_write(w, path);
-	st_writer_free(w);
-	for (size_t i = 0; i < 2 * t->n_tensors; i++)
-		free(names[i]);
-	free(names);
-	return rc;
 }
 
 static int load_moments(const struct st_file *f, const struct tower *t, struct adamw *opt)
@@ -244,6 +253,20 @@ static int load_state(const struct st_file *f, cJSON *j, struct adamw *opt, stru
 bad:
 	zerr_set("%s: zipper.train metadata has a bad rng state or data position", f->path);
 	return -1;
+}
+
+int train_state_load_meta(const struct st_file *f, struct adamw *opt, struct train_state *s,
+			  const char *options_json)
+{
+	const char *meta = st_meta(f, "zipper.train");
+	cJSON *j = meta ? cJSON_Parse(meta) : NULL;
+	if (!j) {
+		zerr_set("%s: not a checkpoint (no zipper.train metadata)", f->path);
+		return -1;
+	}
+	int rc = load_state(f, j, opt, s, options_json);
+	cJSON_Delete(j);
+	return rc;
 }
 
 int train_checkpoint_load(const char *path, struct tower *t, struct adamw *opt, struct train_state *s,

@@ -58,6 +58,10 @@ void train_state_free(struct train_state *s);
 void train_next_batch(struct train_state *s, const struct train_data *d, int B, int32_t *inputs,
 		      int32_t *targets);
 
+/* The next index of the shuffled order (a window, or any item counted by
+ * n_windows), starting a new epoch when one runs out. */
+size_t train_next_index(struct train_state *s);
+
 /* Mean loss per target token over every window of d, B windows a batch. */
 double train_evaluate(struct tower *t, const struct train_data *d, int B, int32_t *inputs, int32_t *targets);
 
@@ -70,6 +74,16 @@ int train_checkpoint_save(const char *path, const struct tower *t, const struct 
 /* Loads weights, moments and state into an already built tower of the same
  * config, opt (initialised for t->n_params) and s (initialised for the data). */
 int train_checkpoint_load(const char *path, struct tower *t, struct adamw *opt, struct train_state *s,
+			  const char *options_json);
+
+/* The zipper.train metadata of a checkpoint (step, data position, rng,
+ * adam step count, options), for other models' checkpoints (lib/zipper.h). */
+struct st_writer;
+struct st_file;
+void train_state_save_meta(struct st_writer *w, const struct train_state *s, const struct adamw *opt,
+			   const char *options_json);
+/* Reads it back into s and opt->t; the options must equal options_json. */
+int train_state_load_meta(const struct st_file *f, struct adamw *opt, struct train_state *s,
 			  const char *options_json);
 
 #endif

@@ -1,0 +1,387 @@
+/* fused-generate: zip-generate for fused and single-decoder models (see
+ * fused-generate.h): speech -> text (asr) and text -> speech (tts). */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive.h"
+#include "bpe.h"
+#include "cli.h"
+#include "decode.h"
+#include "fused-generate.h"
+#include "fusegen.h"
+#include "safetensors.h"
+#include "single.h"
+#include "speechtok.h"
+#include "xalloc.h"
+#include "zio.h"
+
+bool fused_model_file(const char *path)
+{
+	struct st_file f;
+	if (st_open(&f, path) < 0)
+		cli_die("%s", zerr_msg());
+	bool fused = f.kind && (!strcmp(f.kind, "fused") || !strcmp(f.kind, "single-decoder"));
+	st_close(&f);
+	return fused;
+}
+
+/* A fused model or a single decoder behind one interface: the input is
+ * given with prepare(), generation starts from prompt[0..n_prompt). */
+struct speechtext {
+	struct zipper *z;
+	struct fusegen *g;
+	struct tower *st;
+	struct single_map map;
+	struct decode_model dm;
+	int in, out, vocab[2]; /* archive vocabularies: speech without begin/end of audio */
+	int32_t bos, eos;      /* of the output, in the model's ids */
+	int32_t *prompt;
+	int n_prompt, max_in;
+	bool batched; /* greedy over several utterances at once (fused) */
+	struct bpe *bpe; /* the text tokenizer, or NULL */
+	char fingerprint[2][17]; /* of each modality's tokenizer, when known */
+};
+
+/* The fingerprints recorded by zip-fuse --text-tokenizer/--speech-tokenizer. */
+static void carried_fingerprints(struct speechtext *m, const struct st_file *f)
+{
+	static const char *const keys[2] = {"zipper.tokenizer.text", "zipper.tokenizer.speech"};
+	for (int k = 0; k < 2; k++) {
+		const char *meta = st_meta(f, keys[k]);
+		cJSON *j = meta ? cJSON_Parse(meta) : NULL;
+		const cJSON *fp = cJSON_GetObjectItemCaseSensitive(j, "fingerprint");
+		if (cJSON_IsString(fp) && strlen(fp->valuestring) < sizeof m->fingerprint[k])
+			snprintf(m->fingerprint[k], sizeof m->fingerprint[k], "%s", fp->valuestring);
+		cJSON_Delete(j);
+	}
+}
+
+/* --text-tokenizer, else the tokenizer.text.merges the model carries. */
+static struct bpe *text_tokenizer(const struct fused_opts *o, const struct st_file *f)
+{
+	struct bpe *b = NULL;
+	if (o->text_tokenizer) {
+		b = bpe_load(o->text_tokenizer);
+	} else {
+		const struct st_tensor *t = st_find(f, "tokenizer.text.merges");
+		if (!t)
+			return NULL;
+		if (t->dtype != ST_I32 || t->ndim != 2 || t->shape[1] != 2 || t->shape[0] > BPE_MAX_VOCAB)
+			cli_die("%s: tokenizer.text.merges is not an (n, 2) I32 table", f->path);
+		b = bpe_from_merges(t->data, (int)t->shape[0]);
+	}
+	if (!b)
+		cli_die("%s", zerr_msg());
+	return b;
+}
+
+static void speechtext_open(struct speechtext *m, const struct fused_opts *o)
+{
+	memset(m, 0, sizeof *m);
+	struct st_file f;
+	if (st_open(&f, o->model) < 0)
+		cli_die("%s", zerr_msg());
+	m->out = o->task;
+	m->in = 1 - m->out;
+	if (!strcmp(f.kind, "fused")) {
+		if (!(m->z = zipper_load(&f)))
+			cli_die("%s", zerr_msg());
+		for (int k = 0; k < 2; k++)
+			m->vocab[k] = m->z->cfg.tower[k].vocab - (k == ZM_SPEECH ? 2 : 0);
+		m->max_in = m->z->cfg.tower[m->in].max_seq - 2;
+		m->batched = o->dp.beam == 1 && o->dp.temperature == 0;
+		m->g = fusegen_new(m->z, m->out, m->batched ? (int)o->batch : o->dp.beam, m->max_in);
+		fusegen_set_repeat_span(m->g, o->repeat_span >= 0 ? (int)o->repeat_span : m->out == ZM_TEXT ? 12 : 100);
+		fusegen_model(m->g, &m->dm);
+		if (o->bf16)
+			tower_use_bf16(m->z->tower[m->out]);
+		m->bos = fusegen_bos(m->g);
+		m->eos = fusegen_eos(m->g);
+	} else {
+		if (!(m->st = single_load(&f, &m->map)))
+			cli_die("%s", zerr_msg());
+		m->vocab[ZM_TEXT] = m->map.vocab[ZM_TEXT];
+		m->vocab[ZM_SPEECH] = m->map.vocab[ZM_SPEECH] - 2;
+		int max_seq = m->st->cfg.max_seq;
+		m->max_in = max_seq / 2 - 3;
+		if (o->bf16)
+			tower_use_bf16(m->st);
+		decode_model_tower(&m->dm, m->st, o->dp.beam, max_seq, max_seq < 256 ? max_seq : 256);
+		m->bos = single_id(&m->map, m->out, m->map.bos[m->out]);
+		m->eos = single_id(&m->map, m->out, m->map.eos[m->out]);
+	}
+	m->bpe = text_tokenizer(o, &f);
+	carried_fingerprints(m, &f);
+	if (o->text_tokenizer && speechtok_file_fingerprint(o->text_tokenizer, m->fingerprint[ZM_TEXT]) < 0)
+		cli_die("%s", zerr_msg());
+	st_close(&f);
+	if (m->bpe && bpe_vocab_size(m->bpe) > m->vocab[ZM_TEXT])
+		cli_die("%s: the text tokenizer's %d ids do not fit the model's text vocabulary of %d",
+			o->text_tokenizer ? o->text_tokenizer : o->model, bpe_vocab_size(m->bpe), m->vocab[ZM_TEXT]);
+	m->prompt = xmallocarray((size_t)m->max_in + 4, sizeof *m->prompt);
+}
+
+static void speechtext_close(struct speechtext *m)
+{
+	if (m->z) {
+		fusegen_free(m->g);
+		zipper_free(m->z);
+	} else {
+		decode_model_tower_free(&m->dm);
+		tower_free(m->st);
+	}
+	free(m->prompt);
+	bpe_free(m->bpe);
+}
+
+/* Takes one input utterance; -1 (zerr) when it does not fit. */
+static int speechtext_prepare(struct speechtext *m, const int32_t *ids, size_t n)
+{
+	if (m->z) {
+		m->prompt[0] = m->bos;
+		m->n_prompt = 1;
+		return fusegen_encode(m->g, ids, n);
+	}
+	if (n > (size_t)m->max_in) {
+		zerr_set("%zu tokens: longer than the model allows (%d)", n, m->max_in);
+		return -1;
+	}
+	int k = 0; /* [bos input eos][bos of the output], as in training */
+	m->prompt[k++] = single_id(&m->map, m->in, m->map.bos[m->in]);
+	for (size_t i = 0; i < n; i++)
+		m->prompt[k++] = single_id(&m->map, m->in, ids[i]);
+	m->prompt[k++] = single_id(&m->map, m->in, m->map.eos[m->in]);
+	m->prompt[k++] = m->bos;
+	m->n_prompt = k;
+	return 0;
+}
+
+/* The generated ids that are output tokens, in the archive's ids. */
+static size_t speechtext_output(const struct speechtext *m, int32_t *gen, int made)
+{
+	int32_t off = m->st ? single_id(&m->map, m->out, 0) : 0;
+	size_t k = 0;
+	for (int i = 0; i < made; i++) {
+		int32_t id = gen[i] - off;
+		if (gen[i] != m->eos && gen[i] != m->bos && id >= 0 && id < m->vocab[m->out])
+			gen[k++] = id;
+	}
+	return k;
+}
+
+/* Inputs (token archive, or transcripts encoded with the tokenizer) and
+ * outputs (token archive, or transcripts decoded with it). */
+struct fused_io {
+	const struct speechtext *m;
+	struct tok_reader *tr;
+	struct kv_reader *kr;
+	struct tok_writer *tw;
+	struct zout *zo;
+	int32_t *ids;
+	size_t n_ids, cap;
+	char *bytes;
+	size_t len, bcap;
+};
+
+static void io_open(struct fused_io *io, const struct speechtext *m, const struct fused_opts *o)
+{
+	static const char *const mods[2] = {"text", "speech"};
+	memset(io, 0, sizeof *io);
+	io->m = m;
+	if (o->transcripts) {
+		if (m->in != ZM_TEXT || !m->bpe)
+			cli_usage_error("--transcripts: for tts, with a text tokenizer");
+		if (!(io->kr = kv_open(o->prompts)))
+			cli_die("%s", zerr_msg());
+	} else if (!(io->tr = tok_open(o->prompts, m->vocab[m->in])) ||
+		   tok_expect(io->tr, mods[m->in], 0, m->fingerprint[m->in][0] ? m->fingerprint[m->in] : NULL) < 0) {
+		cli_die("%s", zerr_msg());
+	}
+	if (m->out == ZM_TEXT && m->bpe && !o->tokens) {
+		if (!(io->zo = zout_open(o->output)))
+			cli_die("%s", zerr_msg());
+		return;
+	}
+	struct tok_header oh = {.present = true, .vocab = m->vocab[m->out]};
+	snprintf(oh.modality, sizeof oh.modality, "%s", mods[m->out]);
+	snprintf(oh.tokenizer, sizeof oh.tokenizer, "%s", m->fingerprint[m->out]);
+	if (!(io->tw = tok_create(o->output, &oh)))
+		cli_die("%s", zerr_msg());
+}
+
+static int io_next(struct fused_io *io, const char **id, const int32_t **ids, size_t *n)
+{
+	if (io->tr)
+		return tok_next(io->tr, id, ids, n);
+	const char *text;
+	int rc = kv_next(io->kr, id, &text);
+	if (rc <= 0)
+		return rc;
+	io->n_ids = 0;
+	bpe_encode(io->m->bpe, text, strlen(text), &io->ids, &io->n_ids, &io->cap);
+	*ids = io->ids;
+	*n = io->n_ids;
+	return 1;
+}
+
+static const char *io_where(const struct fused_io *io, long *line)
+{
+	*line = io->tr ? tok_lineno(io->tr) : kv_lineno(io->kr);
+	return io->tr ? tok_name(io->tr) : kv_name(io->kr);
+}
+
+static void io_write(struct fused_io *io, const char *id, const int32_t *ids, size_t n)
+{
+	if (io->tw) {
+		if (tok_write(io->tw, id, ids, n) < 0)
+			cli_die("%s", zerr_msg());
+		return;
+	}
+	io->len = 0;
+	bpe_decode(io->m->bpe, ids, n, &io->bytes, &io->len, &io->bcap);
+	for (size_t i = 0; i < io->len; i++) /* one line per utterance */
+		if (io->bytes[i] == '\n' || io->bytes[i] == '\r')
+			io->bytes[i] = ' ';
+	if (zout_printf(io->zo, "%s %.*s\n", id, (int)io->len, io->bytes ? io->bytes : "") < 0)
+		cli_die("%s", zerr_msg());
+}
+
+static void io_close(struct fused_io *io)
+{
+	if (io->tr)
+		tok_close(io->tr);
+	else
+		kv_close(io->kr);
+	if (io->tw ? tok_commit(io->tw) < 0 : zout_commit(io->zo) < 0)
+		cli_die("%s", zerr_msg());
+	free(io->ids);
+	free(io->bytes);
+}
+
+/* Utterances waiting to be decoded together. */
+struct group {
+	int n, cap;
+	char **id;
+	int32_t **ids;
+	size_t *len;
+	int *max_new, *out_len;
+	int32_t *out;
+	int stride;
+};
+
+static void group_add(struct group *g, const char *id, const int32_t *ids, size_t n, int max_new)
+{
+	if (g->n == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 16;
+		g->id = xreallocarray(g->id, (size_t)g->cap, sizeof *g->id);
+		g->ids = xreallocarray(g->ids, (size_t)g->cap, sizeof *g->ids);
+		g->len = xreallocarray(g->len, (size_t)g->cap, sizeof *g->len);
+		g->max_new = xreallocarray(g->max_new, (size_t)g->cap, sizeof *g->max_new);
+		g->out_len = xreallocarray(g->out_len, (size_t)g->cap, sizeof *g->out_len);
+	}
+	g->id[g->n] = xstrdup(id);
+	g->ids[g->n] = xmallocarray(n + 1, sizeof *ids);
+	memcpy(g->ids[g->n], ids, n * sizeof *ids);
+	g->len[g->n] = n;
+	g->max_new[g->n++] = max_new;
+}
+
+static void group_run(struct group *g, struct speechtext *m, struct fused_io *io)
+{
+	int stride = 1;
+	for (int b = 0; b < g->n; b++)
+		stride = g->max_new[b] > stride ? g->max_new[b] : stride;
+	if (stride > g->stride) {
+		g->stride = stride;
+		g->out = xreallocarray(g->out, (size_t)g->cap * stride, sizeof *g->out);
+	}
+	if (fusegen_encode_batch(m->g, (const int32_t *const *)g->ids, g->len, g->n) < 0)
+		cli_die("%s", zerr_msg()); /* lengths were checked when added */
+	fusegen_greedy(m->g, g->max_new, g->n, g->out, g->stride, g->out_len);
+	for (int b = 0; b < g->n; b++) {
+		int32_t *row = g->out + (size_t)b * g->stride;
+		io_write(io, g->id[b], row, speechtext_output(m, row, g->out_len[b]));
+		free(g->id[b]);
+		free(g->ids[b]);
+	}
+	g->n = 0;
+}
+
+static void group_free(struct group *g)
+{
+	free(g->id), free(g->ids), free(g->len), free(g->max_new), free(g->out_len), free(g->out);
+}
+
+int fused_generate(const struct fused_opts *o)
+{
+	static const char *const mods[2] = {"text", "speech"};
+	struct speechtext m;
+	speechtext_open(&m, o);
+	int out = o->task;
+	struct fused_io io;
+	io_open(&io, &m, o);
+	struct decode_params dp = o->dp;
+	dp.eos = m.eos;
+	double ratio = o->max_ratio >= 0 ? o->max_ratio : out == ZM_TEXT ? 1.0 : 20.0;
+	int32_t *gen = xmallocarray((size_t)m.dm.max_len + 1, sizeof *gen);
+	struct rng rng;
+	rng_seed(&rng, (uint64_t)o->seed);
+	struct progress bar;
+	progress_start(&bar, mods[out], 0, o->quiet);
+	const char *id;
+	const int32_t *ids;
+	size_t n;
+	int rc;
+	long done = 0, bad = 0;
+	struct group grp = {0};
+	long line;
+	while ((rc = io_next(&io, &id, &ids, &n)) > 0) {
+		progress_update(&bar, (double)++done, NULL);
+		if (n > (size_t)m.max_in) {
+			const char *where = io_where(&io, &line);
+			cli_warn("%s:%ld: utterance %s: %zu tokens: longer than the model allows; skipped", where, line,
+				 id, n);
+			bad++;
+			continue;
+		}
+		int room = m.dm.max_len - (m.z ? 1 : (int)n + 3);
+		double want = ratio * (double)n + 10;
+		int max_new = want < room ? (int)want : room;
+		if (o->max_new_given && max_new > o->dp.max_new)
+			max_new = o->dp.max_new;
+		if (m.batched) {
+			group_add(&grp, id, ids, n, max_new);
+			if (grp.n == (int)o->batch)
+				group_run(&grp, &m, &io);
+			continue;
+		}
+		if (speechtext_prepare(&m, ids, n) < 0 || max_new < 1) {
+			const char *where = io_where(&io, &line);
+			cli_warn("%s:%ld: utterance %s: %s; skipped", where, line, id,
+				 max_new < 1 ? "no room left to generate" : zerr_msg());
+			bad++;
+			continue;
+		}
+		dp.max_new = max_new;
+		int made = decode_generate(&m.dm, m.prompt, m.n_prompt, &dp, &rng, gen);
+		io_write(&io, id, gen, speechtext_output(&m, gen, made));
+	}
+	if (grp.n)
+		group_run(&grp, &m, &io);
+	group_free(&grp);
+	progress_end(&bar);
+	if (rc < 0)
+		cli_die("%s", zerr_msg());
+	if (done == 0)
+		cli_die("%s: no utterances", io_where(&io, &line));
+	io_close(&io);
+	speechtext_close(&m);
+	free(gen);
+	if (bad)
+		cli_die("%ld utterance(s) skipped", bad);
+	return 0;
+}

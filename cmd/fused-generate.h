@@ -1,0 +1,27 @@
+/* fused-generate: the fused-model half of zip-generate (cmd/fused-generate.c),
+ * for models made by zip-fuse (kind "fused" or "single-decoder"): what it
+ * needs from zip-generate's options, and one call. */
+#ifndef ZIPPER_FUSED_GENERATE_H
+#define ZIPPER_FUSED_GENERATE_H
+
+#include <stdbool.h>
+
+#include "decode.h"
+#include "zipper.h"
+
+struct fused_opts {
+	const char *model, *prompts, *output;
+	const char *text_tokenizer; /* NULL: the one the model carries, if any */
+	struct decode_params dp;
+	long seed, repeat_span, batch; /* repeat_span < 0: the default */
+	double max_ratio;              /* < 0: the default */
+	int task;                      /* the output modality: ZM_TEXT (asr) or ZM_SPEECH (tts) */
+	bool max_new_given, tokens, transcripts, bf16, quiet;
+};
+
+/* The file at path is a fused or single-decoder model (dies if it cannot be opened). */
+bool fused_model_file(const char *path);
+/* Reads prompts, writes output; returns the exit status (dies on errors). */
+int fused_generate(const struct fused_opts *o);
+
+#endif
