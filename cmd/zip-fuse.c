@@ -3,7 +3,6 @@
 #include "config.h"
 
 #include <math.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,23 +304,6 @@ static struct zipper *make_model(const struct options *o)
 
 /* ---- the run ---- */
 
-static volatile sig_atomic_t stop_signal;
-
-static void on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
-static void catch_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 struct run {
 	const struct options *o;
 	struct zipper *z;        /* the fused model, or */
@@ -362,14 +344,12 @@ static void log_line(struct run *r, const char *fmt, ...) ZIP_PRINTF(2, 3);
 
 static void log_line(struct run *r, const char *fmt, ...)
 {
-	if (!r->log)
-		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vfprintf(r->log, fmt, ap);
+	int rc = train_log_vprintf(r->log, r->o->log, fmt, ap);
 	va_end(ap);
-	if (fflush(r->log) != 0)
-		cli_die("%s: write error", r->o->log);
+	if (rc < 0)
+		cli_die("%s", zerr_msg());
 }
 
 static void checkpoint(struct run *r)
@@ -666,7 +646,7 @@ int main(int argc, char **argv)
 	cli_apply_threads(&o.common);
 	struct run r;
 	setup(&r, &o);
-	catch_signals();
+	train_catch_signals();
 	progress_start(&r.bar, "fuse", (double)r.oc.steps, o.common.quiet);
 	while (r.state.step < r.oc.steps) {
 		one_step(&r);
@@ -674,10 +654,10 @@ int main(int argc, char **argv)
 			evaluate(&r);
 		if (o.ckpt_every && r.state.step % o.ckpt_every == 0)
 			checkpoint(&r);
-		if (stop_signal || (o.stop_after && r.state.step == o.stop_after && r.state.step < r.oc.steps)) {
+		if (train_caught_signal() || (o.stop_after && r.state.step == o.stop_after && r.state.step < r.oc.steps)) {
 			progress_end(&r.bar);
 			checkpoint(&r);
-			int sig = stop_signal;
+			int sig = train_caught_signal();
 			finish(&r);
 			return sig ? 128 + sig : 0;
 		}

@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <math.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,23 +168,6 @@ static struct tower *make_tower(const struct options *o, const char *modality, s
 
 /* ---- the run ---- */
 
-static volatile sig_atomic_t stop_signal;
-
-static void on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
-static void catch_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 /* What a resumed run must share with the run that wrote the checkpoint. */
 static char *resume_options(const struct options *o, const struct optim_config *oc,
 			    const struct train_data *d, int eos)
@@ -217,14 +199,12 @@ static void log_line(struct run *r, const char *fmt, ...) ZIP_PRINTF(2, 3);
 
 static void log_line(struct run *r, const char *fmt, ...)
 {
-	if (!r->log)
-		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vfprintf(r->log, fmt, ap);
+	int rc = train_log_vprintf(r->log, r->o->log, fmt, ap);
 	va_end(ap);
-	if (fflush(r->log) != 0)
-		cli_die("%s: write error", r->o->log);
+	if (rc < 0)
+		cli_die("%s", zerr_msg());
 }
 
 static void checkpoint(struct run *r)
@@ -340,7 +320,7 @@ int main(int argc, char **argv)
 	cli_apply_threads(&o.common);
 	struct run r;
 	setup(&r, &o);
-	catch_signals();
+	train_catch_signals();
 	progress_start(&r.bar, "train", (double)r.oc.steps, o.common.quiet);
 	bool evaluated = false;
 	while (r.state.step < r.oc.steps) {
@@ -352,10 +332,10 @@ int main(int argc, char **argv)
 		}
 		if (o.ckpt_every && r.state.step % o.ckpt_every == 0)
 			checkpoint(&r);
-		if (stop_signal || (o.stop_after && r.state.step == o.stop_after && r.state.step < r.oc.steps)) {
+		if (train_caught_signal() || (o.stop_after && r.state.step == o.stop_after && r.state.step < r.oc.steps)) {
 			progress_end(&r.bar);
 			checkpoint(&r);
-			int sig = stop_signal;
+			int sig = train_caught_signal();
 			finish(&r);
 			return sig ? 128 + sig : 0;
 		}

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,4 +295,38 @@ out:
 	tower_free(saved);
 	st_close(&f);
 	return rc;
+}
+
+static volatile sig_atomic_t caught_signal;
+
+static void on_signal(int sig)
+{
+	caught_signal = sig;
+}
+
+void train_catch_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int train_caught_signal(void)
+{
+	return caught_signal;
+}
+
+int train_log_vprintf(FILE *log, const char *name, const char *fmt, va_list ap)
+{
+	if (!log)
+		return 0;
+	vfprintf(log, fmt, ap);
+	if (fflush(log) != 0 || ferror(log)) {
+		zerr_set("%s: write error", name);
+		return -1;
+	}
+	return 0;
 }

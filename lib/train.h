@@ -17,9 +17,11 @@
 #ifndef ZIPPER_TRAIN_H
 #define ZIPPER_TRAIN_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "optim.h"
 #include "rng.h"
@@ -85,5 +87,17 @@ void train_state_save_meta(struct st_writer *w, const struct train_state *s, con
 /* Reads it back into s and opt->t; the options must equal options_json. */
 int train_state_load_meta(const struct st_file *f, struct adamw *opt, struct train_state *s,
 			  const char *options_json);
+
+/* ---- what every training program does around its step loop ---- */
+
+/* SIGINT and SIGTERM only set a flag, which the step loop polls so that it
+ * can write a checkpoint and exit 128 + the signal (130, 143). */
+void train_catch_signals(void);
+/* 0, or the signal caught. */
+int train_caught_signal(void);
+
+/* Appends one line to a JSON-lines log and flushes it, so a crash loses no
+ * logged step. log NULL: nothing. -1 with zerr naming the file on a write error. */
+int train_log_vprintf(FILE *log, const char *name, const char *fmt, va_list ap);
 
 #endif
