@@ -44,6 +44,10 @@ struct speechtext {
 	bool batched; /* greedy over several utterances at once (fused) */
 	struct bpe *bpe; /* the text tokenizer, or NULL */
 	char fingerprint[2][17]; /* of each modality's tokenizer, when known */
+	/* chains: the second segment, back in the input modality (fused only) */
+	struct fusegen *g2;
+	struct decode_model dm2;
+	int32_t *seg, *prompt2; /* (output tower's max_seq) (input tower's max_seq + 1) */
 };
 
 /* The fingerprints recorded by zip-fuse --text-tokenizer/--speech-tokenizer. */
@@ -79,6 +83,20 @@ static struct bpe *text_tokenizer(const struct fused_opts *o, const struct st_fi
 	return b;
 }
 
+/* The second segment's generator: output the input modality, reading
+ * the first segment (fusegen_chain()). */
+static void chain_open(struct speechtext *m, const struct fused_opts *o)
+{
+	int seg_max = m->z->cfg.tower[m->out].max_seq;
+	m->g2 = fusegen_new(m->z, m->in, o->dp.beam, seg_max - 2);
+	fusegen_set_repeat_span(m->g2, o->repeat_span >= 0 ? (int)o->repeat_span : m->in == ZM_TEXT ? 12 : 100);
+	fusegen_model(m->g2, &m->dm2);
+	if (o->bf16)
+		tower_use_bf16(m->z->tower[m->in]);
+	m->seg = xmallocarray((size_t)seg_max, sizeof *m->seg);
+	m->prompt2 = xmallocarray((size_t)m->dm2.max_len + 1, sizeof *m->prompt2);
+}
+
 static void speechtext_open(struct speechtext *m, const struct fused_opts *o)
 {
 	memset(m, 0, sizeof *m);
@@ -93,7 +111,7 @@ static void speechtext_open(struct speechtext *m, const struct fused_opts *o)
 		for (int k = 0; k < 2; k++)
 			m->vocab[k] = m->z->cfg.tower[k].vocab - (k == ZM_SPEECH ? 2 : 0);
 		m->max_in = m->z->cfg.tower[m->in].max_seq - 2;
-		m->batched = o->dp.beam == 1 && o->dp.temperature == 0;
+		m->batched = o->dp.beam == 1 && o->dp.temperature == 0 && !o->chain;
 		m->g = fusegen_new(m->z, m->out, m->batched ? (int)o->batch : o->dp.beam, m->max_in);
 		fusegen_set_repeat_span(m->g, o->repeat_span >= 0 ? (int)o->repeat_span : m->out == ZM_TEXT ? 12 : 100);
 		fusegen_model(m->g, &m->dm);
@@ -101,7 +119,11 @@ static void speechtext_open(struct speechtext *m, const struct fused_opts *o)
 			tower_use_bf16(m->z->tower[m->out]);
 		m->bos = fusegen_bos(m->g);
 		m->eos = fusegen_eos(m->g);
+		if (o->chain)
+			chain_open(m, o);
 	} else {
+		if (o->chain)
+			cli_usage_error("%s: chains of outputs need a fused model (zip-fuse)", o->model);
 		if (!(m->st = single_load(&f, &m->map)))
 			cli_die("%s", zerr_msg());
 		m->vocab[ZM_TEXT] = m->map.vocab[ZM_TEXT];
@@ -129,6 +151,9 @@ static void speechtext_close(struct speechtext *m)
 {
 	if (m->z) {
 		fusegen_free(m->g);
+		fusegen_free(m->g2);
+		free(m->seg);
+		free(m->prompt2);
 		zipper_free(m->z);
 	} else {
 		decode_model_tower_free(&m->dm);
@@ -160,17 +185,22 @@ static int speechtext_prepare(struct speechtext *m, const int32_t *ids, size_t n
 	return 0;
 }
 
-/* The generated ids that are output tokens, in the archive's ids. */
-static size_t speechtext_output(const struct speechtext *m, int32_t *gen, int made)
+/* The generated ids of modality mod that are its tokens (not bos, eos,
+ * nor beyond its archive vocabulary), in the archive's ids. */
+static size_t keep_tokens(int32_t *gen, int made, int32_t bos, int32_t eos, int32_t off, int vocab)
 {
-	int32_t off = m->st ? single_id(&m->map, m->out, 0) : 0;
 	size_t k = 0;
 	for (int i = 0; i < made; i++) {
 		int32_t id = gen[i] - off;
-		if (gen[i] != m->eos && gen[i] != m->bos && id >= 0 && id < m->vocab[m->out])
+		if (gen[i] != eos && gen[i] != bos && id >= 0 && id < vocab)
 			gen[k++] = id;
 	}
 	return k;
+}
+
+static size_t speechtext_output(const struct speechtext *m, int32_t *gen, int made)
+{
+	return keep_tokens(gen, made, m->bos, m->eos, m->st ? single_id(&m->map, m->out, 0) : 0, m->vocab[m->out]);
 }
 
 /* Inputs (token archive, or transcripts encoded with the tokenizer) and
@@ -187,6 +217,25 @@ struct fused_io {
 	size_t len, bcap;
 };
 
+/* Writes modality mod to path: transcripts when text has a tokenizer
+ * (and no --tokens), else a token archive. */
+static void io_output(struct fused_io *io, const struct speechtext *m, int mod, const char *path,
+		      const struct fused_opts *o)
+{
+	static const char *const mods[2] = {"text", "speech"};
+	io->m = m;
+	if (mod == ZM_TEXT && m->bpe && !o->tokens) {
+		if (!(io->zo = zout_open(path)))
+			cli_die("%s", zerr_msg());
+		return;
+	}
+	struct tok_header oh = {.present = true, .vocab = m->vocab[mod]};
+	snprintf(oh.modality, sizeof oh.modality, "%s", mods[mod]);
+	snprintf(oh.tokenizer, sizeof oh.tokenizer, "%s", m->fingerprint[mod]);
+	if (!(io->tw = tok_create(path, &oh)))
+		cli_die("%s", zerr_msg());
+}
+
 static void io_open(struct fused_io *io, const struct speechtext *m, const struct fused_opts *o)
 {
 	static const char *const mods[2] = {"text", "speech"};
@@ -201,16 +250,7 @@ static void io_open(struct fused_io *io, const struct speechtext *m, const struc
 		   tok_expect(io->tr, mods[m->in], 0, m->fingerprint[m->in][0] ? m->fingerprint[m->in] : NULL) < 0) {
 		cli_die("%s", zerr_msg());
 	}
-	if (m->out == ZM_TEXT && m->bpe && !o->tokens) {
-		if (!(io->zo = zout_open(o->output)))
-			cli_die("%s", zerr_msg());
-		return;
-	}
-	struct tok_header oh = {.present = true, .vocab = m->vocab[m->out]};
-	snprintf(oh.modality, sizeof oh.modality, "%s", mods[m->out]);
-	snprintf(oh.tokenizer, sizeof oh.tokenizer, "%s", m->fingerprint[m->out]);
-	if (!(io->tw = tok_create(o->output, &oh)))
-		cli_die("%s", zerr_msg());
+	io_output(io, m, m->out, o->chain && m->out == ZM_SPEECH ? o->speech_out : o->output, o);
 }
 
 static int io_next(struct fused_io *io, const char **id, const int32_t **ids, size_t *n)
@@ -254,7 +294,7 @@ static void io_close(struct fused_io *io)
 {
 	if (io->tr)
 		tok_close(io->tr);
-	else
+	else if (io->kr)
 		kv_close(io->kr);
 	if (io->tw ? tok_commit(io->tw) < 0 : zout_commit(io->zo) < 0)
 		cli_die("%s", zerr_msg());
@@ -316,14 +356,54 @@ static void group_free(struct group *g)
 	free(g->id), free(g->ids), free(g->len), free(g->max_new), free(g->out_len), free(g->out);
 }
 
+/* Chains: the first segment gen (made) is finished; generates the second,
+ * back in the input modality, into gen2 (see fusegen_chain() for the
+ * context each token sees). Returns its token count in the archive's ids,
+ * or -1 (zerr) when it does not fit. */
+static int chain_next(struct speechtext *m, const int32_t *ids, size_t n, const int32_t *gen, int made,
+		      const struct fused_opts *o, struct decode_params dp, struct rng *rng, int32_t *gen2)
+{
+	const struct zipper_config *c = &m->z->cfg;
+	int in = m->in, k = 0, j = 0;
+	m->seg[k++] = m->bos;
+	for (int i = 0; i < made && gen[i] != m->eos; i++)
+		m->seg[k++] = gen[i];
+	m->seg[k++] = m->eos; /* the segment ends here, even where max_new cut it */
+	if (fusegen_chain(m->g2, m->g, m->seg, k, (int)n + 2) < 0)
+		return -1;
+	m->prompt2[j++] = c->bos[in]; /* [bos input eos] the tower's own history, then bos */
+	memcpy(m->prompt2 + j, ids, n * sizeof *ids);
+	j += (int)n;
+	m->prompt2[j++] = c->eos[in];
+	m->prompt2[j++] = c->bos[in];
+	int room = m->dm2.max_len - j;
+	double ratio = o->max_ratio >= 0 ? o->max_ratio : in == ZM_TEXT ? 1.0 : 20.0;
+	double want = ratio * (k - 2) + 10;
+	dp.max_new = want < room ? (int)want : room;
+	if (o->max_new_given && dp.max_new > o->dp.max_new)
+		dp.max_new = o->dp.max_new;
+	if (dp.max_new < 1) {
+		zerr_set("no room left to generate the second segment");
+		return -1;
+	}
+	dp.eos = c->eos[in];
+	int made2 = decode_generate(&m->dm2, m->prompt2, j, &dp, rng, gen2);
+	return (int)keep_tokens(gen2, made2, c->bos[in], c->eos[in], 0, m->vocab[in]);
+}
+
 int fused_generate(const struct fused_opts *o)
 {
 	static const char *const mods[2] = {"text", "speech"};
 	struct speechtext m;
 	speechtext_open(&m, o);
 	int out = o->task;
-	struct fused_io io;
+	struct fused_io io, io2 = {0};
 	io_open(&io, &m, o);
+	int32_t *gen2 = NULL;
+	if (o->chain) {
+		io_output(&io2, &m, m.in, m.in == ZM_SPEECH ? o->speech_out : o->output, o);
+		gen2 = xmallocarray((size_t)m.dm2.max_len + 1, sizeof *gen2);
+	}
 	struct decode_params dp = o->dp;
 	dp.eos = m.eos;
 	double ratio = o->max_ratio >= 0 ? o->max_ratio : out == ZM_TEXT ? 1.0 : 20.0;
@@ -348,7 +428,7 @@ int fused_generate(const struct fused_opts *o)
 			bad++;
 			continue;
 		}
-		int room = m.dm.max_len - (m.z ? 1 : (int)n + 3);
+		int room = m.dm.max_len - (m.z ? 1 : (int)n + 3) - (o->chain ? 1 : 0); /* chains: room for eos */
 		double want = ratio * (double)n + 10;
 		int max_new = want < room ? (int)want : room;
 		if (o->max_new_given && max_new > o->dp.max_new)
@@ -368,7 +448,16 @@ int fused_generate(const struct fused_opts *o)
 		}
 		dp.max_new = max_new;
 		int made = decode_generate(&m.dm, m.prompt, m.n_prompt, &dp, &rng, gen);
+		int made2 = o->chain ? chain_next(&m, ids, n, gen, made, o, dp, &rng, gen2) : 0;
+		if (made2 < 0) {
+			const char *where = io_where(&io, &line);
+			cli_warn("%s:%ld: utterance %s: %s; skipped", where, line, id, zerr_msg());
+			bad++;
+			continue;
+		}
 		io_write(&io, id, gen, speechtext_output(&m, gen, made));
+		if (o->chain)
+			io_write(&io2, id, gen2, (size_t)made2);
 	}
 	if (grp.n)
 		group_run(&grp, &m, &io);
@@ -379,8 +468,11 @@ int fused_generate(const struct fused_opts *o)
 	if (done == 0)
 		cli_die("%s: no utterances", io_where(&io, &line));
 	io_close(&io);
+	if (o->chain)
+		io_close(&io2);
 	speechtext_close(&m);
 	free(gen);
+	free(gen2);
 	if (bad)
 		cli_die("%ld utterance(s) skipped", bad);
 	return 0;

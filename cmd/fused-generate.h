@@ -16,6 +16,8 @@ struct fused_opts {
 	long seed, repeat_span, batch; /* repeat_span < 0: the default */
 	double max_ratio;              /* < 0: the default */
 	int task;                      /* the output modality: ZM_TEXT (asr) or ZM_SPEECH (tts) */
+	bool chain;                    /* then back to the input modality (text,speech or speech,text) */
+	const char *speech_out;        /* chains: where the speech segment goes (the text one: output) */
 	bool max_new_given, tokens, transcripts, bf16, quiet;
 };
 

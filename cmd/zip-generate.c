@@ -21,7 +21,9 @@ static const struct cli_doc doc = {
 		    "       [--temperature x] [--top-k n] [--top-p x] [--seed n] [--beam n]\n"
 		    "       [--length-penalty x] [--bf16] [--with-prompt] [--score] [-o out] [prompts]\n"
 		    "       zip-generate -m fused.zpm --task asr|tts [--max-ratio x] [--repeat-span n]\n"
-		    "       [sampling and beam options] [-o out] [inputs]",
+		    "       [sampling and beam options] [-o out] [inputs]\n"
+		    "       zip-generate -m fused.zpm --output-modalities text,speech|speech,text\n"
+		    "       --speech-out speech.tok [options] [-o out] [inputs]",
 	.summary = "Continue every utterance of a token archive (default: stdin) with a decoder\n"
 		   "tower and write the continuations as a token archive; or, with --score, print\n"
 		   "each utterance's log-likelihood and perplexity. When the tower has an end\n"
@@ -46,7 +48,10 @@ static const struct cli_doc doc = {
 		   "      --score           print \"utt-id loglik perplexity tokens\" instead\n"
 		   "fused models:\n"
 		   "      --task T          asr (speech in, text out) or tts (text in, speech out)\n"
-		   "      --output-modalities M  text (= --task asr) or speech (= --task tts)\n"
+		   "      --output-modalities M  text (= --task asr), speech (= --task tts), or a\n"
+		   "                        chain: text,speech (speech in) or speech,text (text in)\n"
+		   "      --speech-out FILE  chains: the speech segments' token archive (the text\n"
+		   "                        segments go to --output)\n"
 		   "      --max-ratio X     at most X output tokens per input token, plus 10\n"
 		   "                        (default 1 for asr, 20 for tts; --max-new caps it)\n"
 		   "      --batch N         utterances decoded together, greedy only (default 16)\n"
@@ -72,12 +77,14 @@ struct options {
 	const char *text_tokenizer;
 	bool tokens, transcripts;
 	bool bf16;
+	bool chain;             /* --output-modalities text,speech or speech,text */
+	const char *speech_out; /* chains: the speech segment's archive */
 };
 
 enum {
 	OPT_CONFIG = CLI_OPT_FIRST_FREE, OPT_MAX_NEW, OPT_EOS, OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_SEED,
 	OPT_BEAM, OPT_LP, OPT_WITH_PROMPT, OPT_SCORE, OPT_TASK, OPT_OUT_MOD, OPT_MAX_RATIO, OPT_REPEAT_SPAN, OPT_BATCH, OPT_TEXT_TOK, OPT_TOKENS,
-	OPT_TRANSCRIPTS, OPT_BF16
+	OPT_TRANSCRIPTS, OPT_BF16, OPT_SPEECH_OUT
 };
 
 static void parse_options(struct options *o, int argc, char **argv)
@@ -106,6 +113,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{"tokens", no_argument, NULL, OPT_TOKENS},
 		{"transcripts", no_argument, NULL, OPT_TRANSCRIPTS},
 		{"bf16", no_argument, NULL, OPT_BF16},
+		{"speech-out", required_argument, NULL, OPT_SPEECH_OUT},
 		{NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof *o);
@@ -145,11 +153,13 @@ static void parse_options(struct options *o, int argc, char **argv)
 			o->task = strcmp(optarg, "asr") ? ZM_SPEECH : ZM_TEXT;
 			break;
 		case OPT_OUT_MOD:
-			if (strcmp(optarg, "text") && strcmp(optarg, "speech"))
-				cli_usage_error("--output-modalities: '%s': give text or speech (chains are not "
-						"supported yet)", optarg);
-			o->task = strcmp(optarg, "text") ? ZM_SPEECH : ZM_TEXT;
+			o->chain = !strcmp(optarg, "text,speech") || !strcmp(optarg, "speech,text");
+			if (strcmp(optarg, "text") && strcmp(optarg, "speech") && !o->chain)
+				cli_usage_error("--output-modalities: '%s': give text, speech, text,speech "
+						"or speech,text", optarg);
+			o->task = strncmp(optarg, "text", 4) ? ZM_SPEECH : ZM_TEXT;
 			break;
+		case OPT_SPEECH_OUT: o->speech_out = optarg; break;
 		case OPT_MAX_RATIO: o->max_ratio = cli_parse_double(optarg, "--max-ratio", 0, 1e6); break;
 		case OPT_REPEAT_SPAN: o->repeat_span = cli_parse_long(optarg, "--repeat-span", 0, 1 << 20); break;
 		case OPT_BATCH: o->batch = cli_parse_long(optarg, "--batch", 1, 4096); break;
@@ -312,12 +322,18 @@ static int run_fused(const struct options *o)
 		cli_usage_error("a fused model needs --task asr or --task tts");
 	if (o->score || o->with_prompt || o->eos_given || o->config)
 		cli_usage_error("--score, --with-prompt, --eos and --config are for towers");
+	if (o->chain != (o->speech_out != NULL))
+		cli_usage_error(o->chain ? "a chain of outputs needs --speech-out FILE for its speech"
+					 : "--speech-out is for chains (--output-modalities text,speech)");
+	if (o->chain && !strcmp(o->speech_out, o->output))
+		cli_usage_error("--speech-out and --output must differ");
 	struct fused_opts f = {
 		.model = o->model, .prompts = o->prompts, .output = o->output,
 		.text_tokenizer = o->text_tokenizer, .dp = o->dp, .seed = o->seed,
 		.repeat_span = o->repeat_span, .batch = o->batch, .max_ratio = o->max_ratio,
 		.task = o->task, .max_new_given = o->max_new_given, .tokens = o->tokens,
 		.transcripts = o->transcripts, .bf16 = o->bf16, .quiet = o->common.quiet,
+		.chain = o->chain, .speech_out = o->speech_out,
 	};
 	return fused_generate(&f);
 }

@@ -13,7 +13,10 @@
 struct fusegen {
 	struct zipper *z;
 	int in, out, B, max_in, max_len, chunk, span;
-	int Tin;
+	int Tin;             /* keys: the other modality's tokens before the output */
+	int pre;             /* the output tower's own history before them (chains) */
+	float *keep;         /* (stages,max_len,C) streams fed at each stage (chains) */
+	bool capture;        /* gen_forward() fills keep */
 	struct tower_cache *cache;
 	int32_t *seq;        /* (max_in + 2) the input with bos and eos */
 	int32_t *pos;        /* (max(max_in + 2, B*chunk)) linear positions */
@@ -63,7 +66,7 @@ void fusegen_free(struct fusegen *g)
 	if (!g)
 		return;
 	tower_cache_free(g->cache);
-	free(g->seq), free(g->pos), free(g->hist), free(g->tmp), free(g->logits);
+	free(g->seq), free(g->pos), free(g->hist), free(g->tmp), free(g->logits), free(g->keep);
 	free(g);
 }
 
@@ -120,6 +123,7 @@ int fusegen_encode(struct fusegen *g, const int32_t *ids, size_t n)
 	for (int s = 0; s < g->z->cfg.stages; s++)
 		xattn_repeat_kv(&g->z->xa[g->out][s], g->B);
 	g->Tin = (int)n + 2;
+	g->pre = 0;
 	return 0;
 }
 
@@ -139,6 +143,7 @@ int fusegen_encode_batch(struct fusegen *g, const int32_t *const *ids, const siz
 	for (int s = 0; s < g->z->cfg.stages; s++)
 		xattn_set_kv_batch(&g->z->xa[g->out][s], g->B, Tk);
 	g->Tin = Tk; /* every output position comes after every input */
+	g->pre = 0;
 	return 0;
 }
 
@@ -207,12 +212,17 @@ static const float *gen_forward(void *ctx, const int32_t *tokens, int T, int pos
 	int B = g->B, V = t->cfg.vocab, prev = 0;
 	tower_cache_embed(t, c, tokens, T, pos0);
 	inproj_forward(&z->proj[g->out], tower_cache_stream(c), B * T);
-	for (int i = 0; i < B * T; i++)
-		g->pos[i] = g->Tin + pos0 + i % T; /* after the whole input */
+	for (int i = 0; i < B * T; i++) { /* the own history first, then after the whole input */
+		int p = pos0 + i % T;
+		g->pos[i] = p < g->pre ? p : g->Tin + p;
+	}
 	for (int s = 0; s < z->cfg.stages; s++) {
 		int l = stage_layer(z, g->out, s);
 		tower_cache_layers(t, c, prev, l, T, pos0);
 		prev = l;
+		if (g->capture) /* row 0, before the block: the keys a chain's next segment reads */
+			memcpy(g->keep + ((size_t)s * g->max_len + pos0) * t->cfg.d_model, tower_cache_stream(c),
+			       (size_t)T * t->cfg.d_model * sizeof *g->keep);
 		xattn_forward(&z->xa[g->out][s], tower_cache_stream(c), g->pos, T);
 	}
 	tower_cache_layers(t, c, prev, t->cfg.n_layers, T, pos0);
@@ -254,4 +264,35 @@ void fusegen_model(struct fusegen *g, struct decode_model *m)
 				   .chunk = g->chunk,
 				   .forward = gen_forward,
 				   .reorder = gen_reorder};
+}
+
+int fusegen_chain(struct fusegen *next, struct fusegen *prev, const int32_t *seg, int n, int pre)
+{
+	struct zipper *z = prev->z;
+	int C = prev->z->cfg.tower[prev->out].d_model, B = prev->B;
+	if (next->z != z || next->out != prev->in || n < 1 || n > prev->max_len || n > next->max_in + 2 ||
+	    pre < 0 || pre >= next->max_len) {
+		zerr_set("a chain segment of %d tokens after %d does not fit the towers", n, pre);
+		return -1;
+	}
+	if (!prev->keep)
+		prev->keep = xmallocarray((size_t)z->cfg.stages * prev->max_len * C, sizeof *prev->keep);
+	int32_t *feed = prev->tmp; /* (B,chunk) of its (B,max_len) */
+	prev->capture = true;
+	for (int pos0 = 0; pos0 < n; pos0 += prev->chunk) { /* the same segment in every row */
+		int T = n - pos0 < prev->chunk ? n - pos0 : prev->chunk;
+		for (int b = 0; b < B; b++)
+			memcpy(feed + (size_t)b * T, seg + pos0, (size_t)T * sizeof *seg);
+		gen_forward(prev, feed, T, pos0, false);
+	}
+	prev->capture = false;
+	for (int j = 0; j < n; j++)
+		next->pos[j] = pre + j; /* after next's own history of pre tokens */
+	for (int s = 0; s < z->cfg.stages; s++) {
+		xattn_forward_kv(&z->xa[next->out][s], prev->keep + (size_t)s * prev->max_len * C, next->pos, 1, n);
+		xattn_repeat_kv(&z->xa[next->out][s], next->B);
+	}
+	next->Tin = n;
+	next->pre = pre;
+	return 0;
 }

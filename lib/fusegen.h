@@ -36,6 +36,18 @@ int fusegen_encode_batch(struct fusegen *g, const int32_t *const *ids, const siz
 /* Greedy decoding of the nb rows encoded together, each up to max_new[b]
  * tokens (ending with the end token when it came): out (nb,stride), len (nb). */
 int fusegen_greedy(struct fusegen *g, const int *max_new, int nb, int32_t *out, int stride, int *len);
+/* Chains (zip-generate --output-modalities text,speech): after prev has
+ * generated a segment in its output modality, next (whose output is prev's
+ * input modality, on the same zipper) continues the linear sequence
+ * [input][seg][next's output]. seg (n) is the finished segment with its
+ * bos and eos; it is fed through prev's output tower (which cross-attends
+ * to the input, as while generating it), and its streams at every stage
+ * become next's cross-attention keys. next's own tower holds the input as
+ * its history: the caller's prompt starts with those `pre` tokens ([bos
+ * input eos], which see no key, as in the input tower) and then next's
+ * bos; every token after them sees all of seg. -1 (zerr) when it does not
+ * fit. */
+int fusegen_chain(struct fusegen *next, struct fusegen *prev, const int32_t *seg, int n, int pre);
 /* The decode model: vocab, batch, max_len and chunk of the output tower. */
 void fusegen_model(struct fusegen *g, struct decode_model *m);
 /* The output start token (the prompt), and end token. */

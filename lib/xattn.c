@@ -314,6 +314,11 @@ void xattn_alloc(struct xattn *x, int B, int Tq, int Tk)
 	struct xattn_acts *a = x->a;
 	if (a && a->B >= B && a->Tq >= Tq && a->Tk >= Tk)
 		return;
+	if (a) { /* grow to hold both: fused generation shares blocks between uses */
+		B = a->B > B ? a->B : B;
+		Tq = a->Tq > Tq ? a->Tq : Tq;
+		Tk = a->Tk > Tk ? a->Tk : Tk;
+	}
 	xattn_free(x);
 	a = xcalloc(1, sizeof *a);
 	a->B = B, a->Tq = Tq, a->Tk = Tk;

@@ -75,7 +75,8 @@ struct xattn {
  * same offsets) and names them under the carver's prefix. */
 void xattn_carve(struct xattn *x, struct carver *c, struct carver *gc, int C, int Co, int H, int F, float eps);
 void xattn_init(struct xattn *x, struct rng *r, float gate_init);
-/* Activations for B sequences of up to Tq queries and Tk keys. */
+/* Activations for B sequences of up to Tq queries and Tk keys (a block
+ * already allocated grows to hold both its old and the new sizes). */
 void xattn_alloc(struct xattn *x, int B, int Tq, int Tk);
 void xattn_free(struct xattn *x);
 

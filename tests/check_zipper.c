@@ -361,6 +361,63 @@ START_TEST(test_generation_matches_training_forward)
 }
 END_TEST
 
+/* A chain (zip-generate --output-modalities): input a in modality A, a
+ * first output segment b in B, then a second segment c back in A. Seeded
+ * with fusegen_chain(), the second generator's logits over [bos a eos][bos
+ * c] are the training forward's over the linear sequence [a][b][c]. */
+START_TEST(test_chain_matches_training_forward)
+{
+	struct rng r;
+	rng_seed(&r, 12);
+	struct zipper *z = fresh(&r);
+	open_gates(z, &r);
+	for (int first = 0; first < 2; first++) {
+		int A = 1 - first, n_a = 5, n_b = 4, n_c = 4;
+		int Ta = n_a + 3 + n_c, Tb = n_b + 2, V = z->cfg.tower[A].vocab;
+		struct zipper_batch b;
+		int T[2];
+		T[A] = Ta, T[first] = Tb;
+		fuse_batch_alloc(&b, 1, T);
+		b.T[A] = Ta, b.T[first] = Tb;
+		for (int m = 0; m < 2; m++)
+			for (int i = 0; i < T[m]; i++) {
+				b.tokens[m][i] = (int32_t)rng_below(&r, (uint64_t)z->cfg.tower[m].vocab - 2);
+				b.targets[m][i] = -1;
+			}
+		int32_t *ta = b.tokens[A], *tb = b.tokens[first];
+		ta[0] = z->cfg.bos[A], ta[n_a + 1] = z->cfg.eos[A], ta[n_a + 2] = z->cfg.bos[A];
+		tb[0] = z->cfg.bos[first], tb[Tb - 1] = z->cfg.eos[first];
+		for (int i = 0; i < Ta; i++) /* [a] at 0.., [b] after it, then [c] */
+			b.pos[A][i] = i < n_a + 2 ? i : i + Tb;
+		for (int j = 0; j < Tb; j++)
+			b.pos[first][j] = n_a + 2 + j;
+		zipper_forward(z, &b);
+		float *ref = xmallocarray((size_t)Ta * V, sizeof(float));
+		memcpy(ref, zipper_logits(z, A), (size_t)Ta * V * sizeof(float));
+
+		struct fusegen *g1 = fusegen_new(z, first, 2, 8), *g2 = fusegen_new(z, A, 2, 30);
+		struct decode_model dm;
+		fusegen_model(g2, &dm);
+		ck_assert_int_eq(fusegen_encode(g1, ta + 1, (size_t)n_a), 0);
+		ck_assert_int_eq(fusegen_chain(g2, g1, tb, Tb, n_a + 2), 0);
+		int32_t feed[2 * 12];
+		memcpy(feed, ta, sizeof(int32_t) * Ta);
+		memcpy(feed + Ta, ta, sizeof(int32_t) * Ta);
+		const float *all = dm.forward(dm.ctx, feed, Ta, 0, true);
+		for (int row = 0; row < 2; row++) {
+			double e = rel_err(all + (size_t)row * Ta * V, ref, (size_t)Ta * V);
+			ck_assert_msg(e <= 1e-5, "first %d, row %d: chained logits, relative error %g", first, row, e);
+		}
+		ck_assert_int_eq(fusegen_chain(g2, g1, tb, 40, n_a + 2), -1);
+		fusegen_free(g1);
+		fusegen_free(g2);
+		free(ref);
+		fuse_batch_free(&b);
+	}
+	zipper_free(z);
+}
+END_TEST
+
 static Suite *zipper_suite(void)
 {
 	Suite *s = suite_create("zipper");
@@ -372,6 +429,7 @@ static Suite *zipper_suite(void)
 	tcase_add_test(tc, test_frozen_text_tower_stays_bit_identical);
 	tcase_add_test(tc, test_save_and_load_roundtrip);
 	tcase_add_test(tc, test_generation_matches_training_forward);
+	tcase_add_test(tc, test_chain_matches_training_forward);
 	suite_add_tcase(s, tc);
 	return s;
 }
