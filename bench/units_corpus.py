@@ -6,7 +6,8 @@ A.ids are a held-out split's tokens, B.ids the tokens of the same audio after
 zip-detokenize. VOICES.ids are the tokens of the same sentences in several
 voices, ids SENTENCE-VOICE. Prints, tab-separated: the round-trip retention
 (% of tokens kept) of each split, the unit perplexity over all held-out
-splits, and xvoice, xtext and their ratio (see units.py) on VOICES.ids.
+splits, and xvoice, xtext and their ratio (see units.py) on VOICES.ids;
+xvoice of each pair of voices goes to stderr.
 """
 import math
 import sys
@@ -41,6 +42,9 @@ def main():
     sents = sorted({s for s, _ in by})
     vs = sorted({v for _, v in by})
     xv = [ned(by[(s, v1)], by[(s, v2)]) for s in sents for v1, v2 in combinations(vs, 2)]
+    for v1, v2 in combinations(vs, 2):  # which voices differ most: on stderr
+        d = [ned(by[(s, v1)], by[(s, v2)]) for s in sents]
+        print("# xvoice %s %s %.3f" % (v1, v2, sum(d) / len(d)), file=sys.stderr)
     xt = [ned(by[(s1, v)], by[(s2, v)]) for v in vs for s1, s2 in combinations(sents, 2)]
     xvoice, xtext = sum(xv) / len(xv), sum(xt) / len(xt)
     out += ["%.0f/%d" % (ppl, k), "%.3f" % xvoice, "%.3f" % xtext, "%.3f" % (xvoice / xtext)]
