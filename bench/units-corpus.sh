@@ -44,7 +44,7 @@ while read -r s; do
 		espeak-ng -v "$(echo "$v" | sed 's/_/+/')" -w "$w/v/s$i-$(echo "$v" | tr -d _+-).wav" "$s"
 	done
 done <"$w/sents"
-echo "# fit: $nfit train utterances; held out: $ntest each; voices: $(echo $spk)"
+echo "# fit: $nfit train utterances; held out: $ntest each; voices: $(echo "$spk" | tr "\n" " ")"
 cd "$w"
 [ "${PCA:-}" = only ] || {
 printf 'rate\tnorm\tk\tdev%%\tseen%%\tunseen%%\tppl\txvoice\txtext\tratio\n'
