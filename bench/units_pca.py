@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """PCA whitening of the stacked log-mel vectors: does it make better units?
 
-usage: units_pca.py FEATS.ark K
+usage: units_pca.py FEATS.ark K [EVAL.ark]
 FEATS.ark is a tensor archive from `zip-tokenize --emit features` whose ids
-are SENTENCE-VOICE (bench/units.sh makes such a set). For each variant, the
+are SENTENCE-VOICE (bench/units.sh makes such a set). With EVAL.ark (ids
+SENTENCE-VOICE; bench/units-corpus.sh), statistics, PCA and codebook are
+fitted on FEATS.ark (any ids) and the figures measured on EVAL.ark. For each variant, the
 same k-means (k-means++ then 20 Lloyd iterations, NumPy, seed 1) on the
 stacked 4 x 80 vectors, and the figures of bench/units.py that need no
 vocoder: perplexity, xvoice, xtext, ratio.
@@ -79,30 +81,51 @@ def figures(units, k):
     return ppl, xv, xt, xv / xt
 
 
-def main():
-    feats, k = read_archive(sys.argv[1]), int(sys.argv[2])
+def transforms(feats):
+    """Each variant's feature map (an utterance's log-mel frames to its
+    stacked vectors), with its statistics and PCA fitted on feats."""
     allf = np.concatenate(list(feats.values()))
     mu, sd = allf.mean(0), np.maximum(allf.std(0), 1e-3)
-    glob = {u: stack((m - mu) / sd) for u, m in feats.items()}
-    utt = {u: stack((m - m.mean(0)) / np.maximum(m.std(0), 1e-3)) for u, m in feats.items()}
-    X = np.concatenate(list(glob.values()))
+
+    def glob(m):
+        return stack((m - mu) / sd)
+
+    def utt(m):
+        return stack((m - m.mean(0)) / np.maximum(m.std(0), 1e-3))
+
+    X = np.concatenate([glob(m) for m in feats.values()])
+    xm = X.mean(0)
     w, V = np.linalg.eigh(np.cov(X.T))
     w, V = w[::-1], V[:, ::-1]
-    white = {u: (x - X.mean(0)) @ V / np.sqrt(np.maximum(w, 1e-6)) for u, x in glob.items()}
-    top = {u: (x - X.mean(0)) @ V[:, :64] for u, x in glob.items()}
-    ext = {}
-    for u, m in feats.items():
+
+    def white(m):
+        return (glob(m) - xm) @ V / np.sqrt(np.maximum(w, 1e-6))
+
+    def top(m):
+        return (glob(m) - xm) @ V[:, :64]
+
+    def ext(m):
         p = np.concatenate([m[:1], m, m[-1:]])
-        ext[u] = np.concatenate([m, (p[2:] - p[:-2]) / 2], axis=1)
-    alle = np.concatenate(list(ext.values()))
+        return np.concatenate([m, (p[2:] - p[:-2]) / 2], axis=1)
+
+    alle = np.concatenate([ext(m) for m in feats.values()])
     emu, esd = alle.mean(0), np.maximum(alle.std(0), 1e-3)
-    deltas = {u: stack((m - emu) / esd) for u, m in ext.items()}
+
+    def deltas(m):
+        return stack((ext(m) - emu) / esd)
+
+    return (("global", glob), ("utterance", utt), ("pca-white", white), ("pca-64", top), ("deltas", deltas))
+
+
+def main():
+    fit, k = read_archive(sys.argv[1]), int(sys.argv[2])
+    ev = read_archive(sys.argv[3]) if len(sys.argv) > 3 else fit
     print("variant\tppl\txvoice\txtext\tratio")
-    for name, d in (("global", glob), ("utterance", utt), ("pca-white", white), ("pca-64", top), ("deltas", deltas)):
-        Xd = np.concatenate(list(d.values()))
-        C = kmeans(Xd, k, np.random.default_rng(1))
-        units = {u: assign(x, C) for u, x in d.items()}
-        print("%s\t%.0f/%d\t%.3f\t%.3f\t%.3f" % ((name,) + figures(units, k)[:1] + (k,) + figures(units, k)[1:]))
+    for name, f in transforms(fit):
+        C = kmeans(np.concatenate([f(m) for m in fit.values()]), k, np.random.default_rng(1))
+        units = {u: assign(f(m), C) for u, m in ev.items()}
+        ppl, xv, xt, ratio = figures(units, k)
+        print("%s\t%.0f/%d\t%.3f\t%.3f\t%.3f" % (name, ppl, k, xv, xt, ratio), flush=True)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <samplerate.h>
 #include <sndfile.h>
 #include <stdio.h>
@@ -144,6 +145,67 @@ static int read_mono(SNDFILE *sf, const SF_INFO *info, const char *name, float *
 	return 0;
 }
 
+/* ---- truncation ---- */
+
+/* The first bytes and the total length of an input, for the header checks
+ * libsndfile does not make. */
+struct head {
+	const unsigned char *bytes;
+	size_t len;
+	uint64_t total;
+};
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* WAVs written where no seek back was possible carry a placeholder data
+ * size: sox and espeak-ng write 0x7ffff000, ffmpeg 0xffffffff, others 0.
+ * Anything from 2 GiB - 64 KiB up is taken as "unknown" (18 hours of
+ * 16-bit 16 kHz mono: far past --max-seconds' default). */
+static bool wav_size_unknown(uint32_t size)
+{
+	return size == 0 || size >= 0x7fff0000u;
+}
+
+/* A RIFF WAV whose data chunk declares more bytes than the input holds was
+ * cut short; libsndfile reads what is there (logging "should be"), so the
+ * chunks are walked here. Inputs that are not RIFF WAV, or whose data
+ * chunk lies beyond the head, are not judged. */
+static int check_wav_length(const struct head *h, const char *name)
+{
+	const unsigned char *b = h->bytes;
+	if (h->len < 12 || memcmp(b, "RIFF", 4) || memcmp(b + 8, "WAVE", 4))
+		return 0;
+	for (size_t at = 12; at + 8 <= h->len;) {
+		uint32_t size = le32(b + at + 4);
+		if (!memcmp(b + at, "data", 4)) {
+			uint64_t present = h->total - (at + 8);
+			if (wav_size_unknown(size) || size <= present)
+				return 0;
+			zerr_set("%s: truncated WAV: the data chunk declares %lu bytes, %llu are present",
+				 name, (unsigned long)size, (unsigned long long)present);
+			return -1;
+		}
+		at += 8 + (size_t)size + (size & 1);
+	}
+	return 0;
+}
+
+/* FLAC's STREAMINFO states the exact length (0 when unknown); a decoder that
+ * stops early means the file was cut. Lossy formats' lengths can be
+ * estimates, so only FLAC is judged this way. */
+static int check_frames(const SF_INFO *info, size_t got, const char *name)
+{
+	if ((info->format & SF_FORMAT_TYPEMASK) != SF_FORMAT_FLAC || info->frames == SF_COUNT_MAX ||
+	    info->frames <= 0 || (sf_count_t)got >= info->frames)
+		return 0;
+	zerr_set("%s: truncated audio: %zu of the %lld frames its header declares are present", name,
+		 got, (long long)info->frames);
+	return -1;
+}
+
 static int check_info(const SF_INFO *info, const char *name, double max_seconds)
 {
 	if (info->channels < 1 || info->samplerate < 1) {
@@ -165,15 +227,19 @@ static int check_info(const SF_INFO *info, const char *name, double max_seconds)
 }
 
 /* Shared tail of both readers: decode, check, bring to 16 kHz mono. */
-static int finish_read(struct audio *a, SNDFILE *sf, SF_INFO *info, const char *name,
-		       double max_seconds)
+static int finish_read(struct audio *a, SNDFILE *sf, SF_INFO *info, const struct head *h,
+		       const char *name, double max_seconds)
 {
 	float *pcm = NULL;
 	size_t n = 0;
 	int rc = check_info(info, name, max_seconds);
 	if (rc == 0)
+		rc = check_wav_length(h, name);
+	if (rc == 0)
 		rc = read_mono(sf, info, name, &pcm, &n);
 	sf_close(sf);
+	if (rc == 0 && (rc = check_frames(info, n, name)))
+		free(pcm);
 	if (rc)
 		return -1;
 	if (n == 0) {
@@ -215,7 +281,8 @@ int audio_read_mem(struct audio *a, const void *buf, size_t len, const char *nam
 		set_open_error(name, sf_error(NULL));
 		return -1;
 	}
-	return finish_read(a, sf, &info, name, max_seconds);
+	struct head h = {buf, len, len};
+	return finish_read(a, sf, &info, &h, name, max_seconds);
 }
 
 static int read_stdin(struct audio *a, double max_seconds)
@@ -257,12 +324,23 @@ int audio_read(struct audio *a, const char *path, double max_seconds)
 		return -1;
 	}
 	struct stat st;
-	if (fstat(fileno(probe), &st) == 0 && S_ISDIR(st.st_mode)) {
+	bool statted = fstat(fileno(probe), &st) == 0;
+	bool regular = statted && S_ISREG(st.st_mode);
+	if (statted && S_ISDIR(st.st_mode)) {
 		fclose(probe);
 		zerr_set("%s: is a directory, not audio", path);
 		return -1;
 	}
-	int empty = fseek(probe, 0, SEEK_END) == 0 && ftell(probe) == 0;
+	/* The head for check_wav_length: the fmt and data chunk headers
+	 * normally lie in the first few hundred bytes. A FIFO or device is not
+	 * read here (it would lose those bytes) and not judged. */
+	unsigned char bytes[4096];
+	struct head h = {bytes, 0, 0};
+	if (regular) {
+		h.len = fread(bytes, 1, sizeof bytes, probe);
+		h.total = (uint64_t)st.st_size;
+	}
+	int empty = regular && st.st_size == 0;
 	fclose(probe);
 	if (empty) {
 		zerr_set("%s: empty file (zero-length audio)", path);
@@ -274,7 +352,7 @@ int audio_read(struct audio *a, const char *path, double max_seconds)
 		set_open_error(path, sf_error(NULL));
 		return -1;
 	}
-	return finish_read(a, sf, &info, path, max_seconds);
+	return finish_read(a, sf, &info, &h, path, max_seconds);
 }
 
 void audio_free(struct audio *a)

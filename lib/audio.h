@@ -11,7 +11,9 @@
  *
  * Failures are one zerr line naming the input: cannot open (system error),
  * unsupported or unrecognised format, malformed file, no samples, longer
- * than the limit, a read error part-way. */
+ * than the limit, a read error part-way, a truncated WAV or FLAC file (the
+ * data chunk or STREAMINFO declaring more than is there; streamed WAVs'
+ * placeholder sizes 0x7fff0000 and up are not judged). */
 #ifndef ZIPPER_AUDIO_H
 #define ZIPPER_AUDIO_H
 

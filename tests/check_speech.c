@@ -234,6 +234,74 @@ START_TEST(test_audio_errors)
 }
 END_TEST
 
+/* Reads a whole small file into buf; returns its length. */
+static size_t slurp(const char *path, unsigned char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	size_t len = fread(buf, 1, cap, f);
+	fclose(f);
+	ck_assert_uint_lt(len, cap);
+	return len;
+}
+
+/* Offset of a WAV's data chunk size field. */
+static size_t wav_data_size_at(const unsigned char *buf, size_t len)
+{
+	for (size_t i = 12; i + 8 <= len; i++)
+		if (!memcmp(buf + i, "data", 4))
+			return i + 4;
+	ck_abort_msg("no data chunk");
+	return 0;
+}
+
+START_TEST(test_audio_truncated)
+{
+	static unsigned char buf[1 << 16];
+	struct audio a;
+	const char *kinds[] = {"t.wav", "t.flac"};
+	int formats[] = {SF_FORMAT_WAV | SF_FORMAT_PCM_16, SF_FORMAT_FLAC | SF_FORMAT_PCM_16};
+	for (int i = 0; i < 2; i++) {
+		char *p = in_work(kinds[i]);
+		write_tone(p, formats[i], 16000, 1, 16000, 440);
+		size_t len = slurp(p, buf, sizeof buf);
+		write_bytes(p, buf, len / 2);
+		ck_assert_int_eq(audio_read(&a, p, 0), -1);
+		ck_assert_ptr_nonnull(strstr(zerr_msg(), kinds[i]));
+		ck_assert_ptr_nonnull(strstr(zerr_msg(), ": truncated "));
+		ck_assert_ptr_null(strchr(zerr_msg(), '\n'));
+		ck_assert_int_eq(audio_read_mem(&a, buf, len / 2, "mem", 0), -1);
+		ck_assert_ptr_nonnull(strstr(zerr_msg(), "mem: truncated "));
+		free(p);
+	}
+
+	/* Streamed WAVs (sox, espeak-ng, ffmpeg to a pipe) keep placeholder
+	 * sizes: read to the end of the data, not refused. A data size of 0
+	 * libsndfile takes literally (no samples): not truncation either. */
+	char *p = in_work("s.wav");
+	write_tone(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, 16000, 440);
+	size_t len = slurp(p, buf, sizeof buf), at = wav_data_size_at(buf, len);
+	static const unsigned char placeholders[][4] = {
+		{0x00, 0xf0, 0xff, 0x7f}, {0xff, 0xff, 0xff, 0xff}, {0, 0, 0, 0}};
+	for (int i = 0; i < 3; i++) {
+		memcpy(buf + at, placeholders[i], 4);
+		write_bytes(p, buf, len);
+		if (i == 2) {
+			ck_assert_int_eq(audio_read(&a, p, 0), -1);
+			ck_assert_ptr_nonnull(strstr(zerr_msg(), "zero-length"));
+			break;
+		}
+		ck_assert_msg(audio_read(&a, p, 0) == 0, "placeholder %d: %s", i, zerr_msg());
+		ck_assert_uint_eq(a.n, 16000);
+		audio_free(&a);
+		ck_assert_int_eq(audio_read_mem(&a, buf, len, "mem", 0), 0);
+		ck_assert_uint_eq(a.n, 16000);
+		audio_free(&a);
+	}
+	free(p);
+}
+END_TEST
+
 START_TEST(test_audio_ids)
 {
 	char *id = audio_id_from_path("/a/b.c/utt1.flac");
@@ -651,6 +719,7 @@ static Suite *speech_suite(void)
 	tcase_add_test(tc, test_audio_resample_and_mixdown);
 	tcase_add_test(tc, test_audio_wav_roundtrip_and_memory);
 	tcase_add_test(tc, test_audio_errors);
+	tcase_add_test(tc, test_audio_truncated);
 	tcase_add_test(tc, test_audio_ids);
 	tcase_add_test(tc, test_kmeans_finds_blobs);
 	tcase_add_test(tc, test_kmeans_assign_matches_brute_force);

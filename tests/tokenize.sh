@@ -104,6 +104,15 @@ expect_stderr "^zip-tokenize: .*garbage.wav: unsupported"
 mkdir adir
 expect_exit 1 zip-tokenize -q -m speech.tok adir
 expect_stderr "adir: is a directory"
+# A WAV cut short is refused; a WAV streamed to a pipe (placeholder data
+# size 0x7ffff000) is read to its end, from a file and from stdin.
+head -c "$(($(wc -c <u1.wav) / 2))" u1.wav >cut.wav
+expect_exit 1 zip-tokenize -q -m speech.tok cut.wav
+expect_stderr "^zip-tokenize: cut.wav: truncated WAV: the data chunk declares [0-9]+ bytes, [0-9]+ are present$"
+[ "$(grep -c truncated "$work/err")" = 1 ] || fail "truncation is not one line: $(cat "$work/err")"
+espeak-ng --stdout "a streamed utterance" >streamed.wav
+expect_exit 0 zip-tokenize -q -m speech.tok streamed.wav
+expect_exit 0 zip-tokenize -q -m speech.tok - <streamed.wav
 printf 'u1 %s/u1.wav\nu1 %s/u2.wav\n' "$work" "$work" >dup.scp
 expect_exit 1 zip-tokenize -q -m speech.tok dup.scp
 expect_stderr "duplicate utterance id|appears twice"
