@@ -208,21 +208,19 @@ void rope_backward(float *dx, int N, int stride, int nh, int D, int T, int pos0,
  * [0,r1), so the sgemm calls skip most of the masked upper triangle. */
 enum { ATT_BLOCK = 64 };
 
-/* Softmax of row t over its first t+1 entries; the rest become 0. */
-static void causal_softmax_row(float *row, int t, int T)
+void softmax_prefix(float *row, int n, int len)
 {
-	float mx = -INFINITY;
-	for (int j = 0; j <= t; j++)
+	float mx = -INFINITY, sum = 0.0f;
+	for (int j = 0; j < n; j++)
 		mx = row[j] > mx ? row[j] : mx;
-	float sum = 0.0f;
-	for (int j = 0; j <= t; j++) {
+	for (int j = 0; j < n; j++) {
 		row[j] = expf(row[j] - mx);
 		sum += row[j];
 	}
-	float inv = 1.0f / sum;
-	for (int j = 0; j <= t; j++)
+	float inv = n > 0 ? 1.0f / sum : 0.0f;
+	for (int j = 0; j < n; j++)
 		row[j] *= inv;
-	for (int j = t + 1; j < T; j++)
+	for (int j = n; j < len; j++)
 		row[j] = 0.0f;
 }
 
@@ -246,7 +244,7 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
 					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, r1, D, scale,
 						    q + (size_t)r0 * S, S, k, S, 0.0f, Pr, T);
 					for (int t = r0; t < r1; t++)
-						causal_softmax_row(P + (size_t)t * T, t, T);
+						softmax_prefix(P + (size_t)t * T, t + 1, T);
 					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, D, r1, 1.0f,
 						    Pr, T, v, S, 0.0f, o + (size_t)r0 * H * D, H * D);
 				}

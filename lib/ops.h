@@ -65,6 +65,10 @@ double crossentropy_forward(float *losses, const float *logits, const int32_t *t
 /* Overwrites logits (N,V) with d(mean loss)/d(logits), scaled by 1/count. */
 void crossentropy_backward(float *logits, const int32_t *targets, int N, int V, int count);
 
+/* row (len): softmax over its first n entries, the rest set to 0 (the
+ * masked positions of a score row; n = 0 gives a row of zeros). */
+void softmax_prefix(float *row, int n, int len);
+
 /* out (N,C) += inp (N,C). */
 void residual_add(float *out, const float *inp, size_t n);
 

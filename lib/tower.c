@@ -702,22 +702,8 @@ static void cached_attention(float *out, float *scores_all, const float *qkv, co
 			}
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, S, D, scale, q, QKV, k, KD, 0.0f, sc,
 				    cap);
-			for (int t = 0; t < T; t++) {
-				float *row = sc + (size_t)t * cap;
-				int n = pos0 + t + 1;
-				float mx = -INFINITY, sum = 0.0f;
-				for (int j = 0; j < n; j++)
-					mx = row[j] > mx ? row[j] : mx;
-				for (int j = 0; j < n; j++) {
-					row[j] = expf(row[j] - mx);
-					sum += row[j];
-				}
-				float inv = 1.0f / sum;
-				for (int j = 0; j < n; j++)
-					row[j] *= inv;
-				for (int j = n; j < S; j++)
-					row[j] = 0.0f;
-			}
+			for (int t = 0; t < T; t++)
+				softmax_prefix(sc + (size_t)t * cap, pos0 + t + 1, S);
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, S, 1.0f, sc, cap, v, KD, 0.0f, o,
 				    HD);
 		}

@@ -131,21 +131,8 @@ void xattn_attend_forward(float *out, float *att, const float *q, const float *k
 			if (Tk > 0)
 				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, D, scale, qb, C, k,
 					    2 * C, 0.0f, P, Tk);
-			for (int i = 0; i < Tq; i++) {
-				float *row = P + (size_t)i * Tk;
-				int n = nv[i];
-				float mx = -INFINITY, sum = 0.0f;
-				for (int j = 0; j < n; j++)
-					mx = row[j] > mx ? row[j] : mx;
-				for (int j = 0; j < n; j++) {
-					row[j] = expf(row[j] - mx);
-					sum += row[j];
-				}
-				for (int j = 0; j < n; j++)
-					row[j] /= sum;
-				for (int j = n; j < Tk; j++)
-					row[j] = 0.0f;
-			}
+			for (int i = 0; i < Tq; i++)
+				softmax_prefix(P + (size_t)i * Tk, nv[i], Tk);
 			if (Tk > 0)
 				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, D, Tk, 1.0f, P, Tk, v,
 					    2 * C, 0.0f, o, C);
