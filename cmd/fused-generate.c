@@ -14,6 +14,7 @@
 #include "fused-generate.h"
 #include "fusegen.h"
 #include "safetensors.h"
+#include "sha256.h"
 #include "single.h"
 #include "speechtok.h"
 #include "xalloc.h"
@@ -138,7 +139,7 @@ static void speechtext_open(struct speechtext *m, const struct fused_opts *o)
 	}
 	m->bpe = text_tokenizer(o, &f);
 	carried_fingerprints(m, &f);
-	if (o->text_tokenizer && speechtok_file_fingerprint(o->text_tokenizer, m->fingerprint[ZM_TEXT]) < 0)
+	if (o->text_tokenizer && sha256_file_fingerprint(o->text_tokenizer, m->fingerprint[ZM_TEXT]) < 0)
 		cli_die("%s", zerr_msg());
 	st_close(&f);
 	if (m->bpe && bpe_vocab_size(m->bpe) > m->vocab[ZM_TEXT])

@@ -14,6 +14,7 @@
 #include "bpe.h"
 #include "cli.h"
 #include "mel.h"
+#include "sha256.h"
 #include "speechtok.h"
 #include "vocoder.h"
 #include "xalloc.h"
@@ -92,7 +93,7 @@ static int text_decode(const struct options *o)
 		cli_usage_error("-d is for speech tokenizers");
 	struct bpe *b = bpe_load(o->model);
 	char fp[17];
-	if (!b || speechtok_file_fingerprint(o->model, fp) < 0)
+	if (!b || sha256_file_fingerprint(o->model, fp) < 0)
 		cli_die("%s", zerr_msg());
 	struct tok_reader *r = tok_open(o->tokens, bpe_vocab_size(b));
 	if (!r || tok_expect(r, "text", bpe_vocab_size(b), fp) < 0)

@@ -548,11 +548,8 @@ static void save_model(const struct run *r)
 			st_writer_add(w, names[m][i], x->dtype, x->ndim, x->shape, x->data);
 		}
 		cJSON *j = cJSON_CreateObject();
-		uint8_t d[32];
-		char hex[65];
-		sha256(tf[m].map, tf[m].map_size, d);
-		sha256_hex(d, hex);
-		hex[16] = 0; /* the fingerprint token archives carry */
+		char hex[SHA256_FINGERPRINT_LEN + 1];
+		sha256_fingerprint(tf[m].map, tf[m].map_size, hex);
 		cJSON_AddStringToObject(j, "kind", tf[m].kind ? tf[m].kind : "");
 		cJSON_AddStringToObject(j, "fingerprint", hex);
 		cJSON_AddItemToObject(j, "config", tf[m].config ? cJSON_Duplicate(tf[m].config, true) : cJSON_CreateNull());

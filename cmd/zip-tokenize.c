@@ -12,6 +12,7 @@
 #include "bpe.h"
 #include "cli.h"
 #include "mel.h"
+#include "sha256.h"
 #include "speechtok.h"
 #include "xalloc.h"
 #include "zio.h"
@@ -526,7 +527,7 @@ static int text_apply(const struct options *o, int n, char **in)
 		cli_usage_error("-F and --emit features are for speech tokenizers");
 	struct bpe *b = bpe_load(o->model);
 	struct tok_header h = {.present = true};
-	if (!b || speechtok_file_fingerprint(o->model, h.tokenizer) < 0)
+	if (!b || sha256_file_fingerprint(o->model, h.tokenizer) < 0)
 		cli_die("%s", zerr_msg());
 	strcpy(h.modality, "text");
 	h.vocab = bpe_vocab_size(b);

@@ -1,9 +1,11 @@
 /* SHA-256 as specified in FIPS 180-4, section 6.2. */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "sha256.h"
+#include "zerr.h"
 
 static const uint32_t K[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -102,4 +104,44 @@ void sha256_hex(const uint8_t d[32], char *hex)
 		hex[2 * i + 1] = digits[d[i] & 15];
 	}
 	hex[64] = '\0';
+}
+
+static void hex_prefix(const uint8_t d[32], char *fp)
+{
+	char hex[65];
+	sha256_hex(d, hex);
+	memcpy(fp, hex, SHA256_FINGERPRINT_LEN);
+	fp[SHA256_FINGERPRINT_LEN] = '\0';
+}
+
+void sha256_fingerprint(const void *data, size_t n, char *fp)
+{
+	uint8_t d[32];
+	sha256(data, n, d);
+	hex_prefix(d, fp);
+}
+
+int sha256_file_fingerprint(const char *path, char *fp)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		zerr_set("%s: cannot read to fingerprint it", path);
+		return -1;
+	}
+	struct sha256_ctx c;
+	sha256_init(&c);
+	unsigned char buf[1 << 16];
+	size_t got;
+	while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+		sha256_update(&c, buf, got);
+	int bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		zerr_set("%s: read error while fingerprinting", path);
+		return -1;
+	}
+	uint8_t d[32];
+	sha256_final(&c, d);
+	hex_prefix(d, fp);
+	return 0;
 }

@@ -25,4 +25,11 @@ void sha256(const void *data, size_t n, uint8_t out[32]);
 /* 64 lowercase hex digits and a NUL into hex[65]. */
 void sha256_hex(const uint8_t d[32], char *hex);
 
+/* A tokenizer's fingerprint, as token archives carry it: the first 16 hex
+ * digits of the SHA-256 of its file, into fp[17]. */
+enum { SHA256_FINGERPRINT_LEN = 16 };
+void sha256_fingerprint(const void *data, size_t n, char *fp);
+/* The same, reading the file at path; -1 with zerr when it cannot be read. */
+int sha256_file_fingerprint(const char *path, char *fp);
+
 #endif

@@ -208,16 +208,6 @@ static cJSON *config_json(const struct speechtok *t)
 	return c;
 }
 
-static void fingerprint_of(const void *data, size_t n, char *fp)
-{
-	uint8_t d[32];
-	char hex[65];
-	sha256(data, n, d);
-	sha256_hex(d, hex);
-	memcpy(fp, hex, 16);
-	fp[16] = '\0';
-}
-
 int speechtok_save(struct speechtok *t, const char *path)
 {
 	cJSON *cfg = config_json(t);
@@ -230,37 +220,10 @@ int speechtok_save(struct speechtok *t, const char *path)
 	st_writer_free(w);
 	cJSON_Delete(cfg);
 	if (rc == 0 && strcmp(path, "-") != 0)
-		rc = speechtok_file_fingerprint(path, t->fingerprint);
+		rc = sha256_file_fingerprint(path, t->fingerprint);
 	return rc;
 }
 
-int speechtok_file_fingerprint(const char *path, char *fp)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		zerr_set("%s: cannot read to fingerprint it", path);
-		return -1;
-	}
-	struct sha256_ctx c;
-	sha256_init(&c);
-	unsigned char buf[1 << 16];
-	size_t got;
-	while ((got = fread(buf, 1, sizeof buf, f)) > 0)
-		sha256_update(&c, buf, got);
-	int bad = ferror(f);
-	fclose(f);
-	if (bad) {
-		zerr_set("%s: read error while fingerprinting", path);
-		return -1;
-	}
-	uint8_t d[32];
-	char hex[65];
-	sha256_final(&c, d);
-	sha256_hex(d, hex);
-	memcpy(fp, hex, 16);
-	fp[16] = '\0';
-	return 0;
-}
 
 static int config_int(const struct st_file *f, const char *key, int lo, int hi, int *out)
 {
@@ -322,7 +285,7 @@ struct speechtok *speechtok_from_file(struct st_file *f)
 		}
 	memcpy(t->mean, mean, sizeof t->mean);
 	memcpy(t->std, std, sizeof t->std);
-	fingerprint_of(f->map, f->map_size, t->fingerprint);
+	sha256_fingerprint(f->map, f->map_size, t->fingerprint);
 	t->file = *f;
 	t->loaded = true;
 	t->codebook = (float *)codebook; /* read-only map: never written through */

@@ -77,8 +77,6 @@ struct speechtok *speechtok_load(const char *path);
 struct speechtok *speechtok_from_file(struct st_file *f);
 void speechtok_free(struct speechtok *t);
 
-/* First 16 hex digits of the SHA-256 of a file, into fp[17]. */
-int speechtok_file_fingerprint(const char *path, char *fp);
 
 /* ---- applying ---- */
 
