@@ -26,4 +26,12 @@ bool fused_model_file(const char *path);
 /* Reads prompts, writes output; returns the exit status (dies on errors). */
 int fused_generate(const struct fused_opts *o);
 
+/* zip-generate --score (cmd/fused-score.c): each utterance of the token
+ * archive o->prompts, of the modality its header names, scored by that
+ * modality's side of the model alone; returns the exit status. */
+int fused_score(const struct fused_opts *o);
+/* A --score line "utt-id loglik perplexity tokens" for n scored tokens. */
+struct zout;
+int score_write(struct zout *zo, const char *id, double ll, int n);
+
 #endif

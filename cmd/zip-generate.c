@@ -1,7 +1,6 @@
 /* zip-generate: continue or score the utterances of a token archive with a tower. */
 #include "config.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,8 +256,7 @@ static void score_one(struct job *j, const char *id, const int32_t *ids, size_t 
 		j->bad++;
 		return;
 	}
-	double ll = decode_score(&j->dm, j->seq, len);
-	if (zout_printf(j->zo, "%s %.6f %.6f %d\n", id, ll, exp(-ll / (len - 1)), len - 1) < 0)
+	if (score_write(j->zo, id, decode_score(&j->dm, j->seq, len), len - 1) < 0)
 		cli_die("%s", zerr_msg());
 }
 
@@ -318,10 +316,12 @@ static void open_io(struct job *j)
 
 static int run_fused(const struct options *o)
 {
-	if (o->task < 0)
-		cli_usage_error("a fused model needs --task asr or --task tts");
-	if (o->score || o->with_prompt || o->eos_given || o->config)
-		cli_usage_error("--score, --with-prompt, --eos and --config are for towers");
+	if (o->with_prompt || o->eos_given || o->config)
+		cli_usage_error("--with-prompt, --eos and --config are for towers");
+	if (o->score && o->task >= 0)
+		cli_usage_error("--score takes the modality from the archive's header, not --task");
+	if (o->task < 0 && !o->score)
+		cli_usage_error("a fused model needs --task asr or --task tts (or --score)");
 	if (o->chain != (o->speech_out != NULL))
 		cli_usage_error(o->chain ? "a chain of outputs needs --speech-out FILE for its speech"
 					 : "--speech-out is for chains (--output-modalities text,speech)");
@@ -335,7 +335,7 @@ static int run_fused(const struct options *o)
 		.transcripts = o->transcripts, .bf16 = o->bf16, .quiet = o->common.quiet,
 		.chain = o->chain, .speech_out = o->speech_out,
 	};
-	return fused_generate(&f);
+	return o->score ? fused_score(&f) : fused_generate(&f);
 }
 
 int main(int argc, char **argv)
