@@ -19,6 +19,7 @@ struct fused_opts {
 	bool chain;                    /* then back to the input modality (text,speech or speech,text) */
 	const char *speech_out;        /* chains: where the speech segment goes (the text one: output) */
 	bool max_new_given, tokens, transcripts, bf16, quiet;
+	bool tower_only;               /* --score: a fused model's tower without its blocks */
 };
 
 /* The file at path is a fused or single-decoder model (dies if it cannot be opened). */

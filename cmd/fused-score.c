@@ -23,7 +23,7 @@ static const char *const mod_names[2] = {"text", "speech"};
 /* One modality's side of a fused model or of a single decoder. */
 struct scorer {
 	struct zipper *z; /* fused: its tower of modality m, seeing no input */
-	struct fusegen *g;
+	struct fusegen *g; /* NULL: the tower runs without the blocks (--tower-only) */
 	struct tower *st; /* single decoder */
 	struct single_map map;
 	struct decode_model dm;
@@ -55,18 +55,21 @@ static void scorer_open(struct scorer *s, const struct fused_opts *o, int m)
 			cli_die("%s", zerr_msg());
 		t = s->z->tower[m];
 		s->vocab = s->z->cfg.tower[m].vocab - (m == ZM_SPEECH ? 2 : 0);
-		s->g = fusegen_new(s->z, m, 1, 0);
-		fusegen_no_input(s->g);
-		fusegen_model(s->g, &s->dm);
+		if (!o->tower_only) {
+			s->g = fusegen_new(s->z, m, 1, 0);
+			fusegen_no_input(s->g);
+			fusegen_model(s->g, &s->dm);
+		}
 	} else {
 		if (!(s->st = single_load(&f, &s->map)))
 			cli_die("%s", zerr_msg());
 		t = s->st;
 		s->vocab = s->map.vocab[m] - (m == ZM_SPEECH ? 2 : 0);
-		int max_seq = t->cfg.max_seq; /* as zip-generate --score runs a tower */
-		decode_model_tower(&s->dm, t, 1, max_seq, max_seq < 256 ? max_seq : 256);
 	}
 	st_close(&f);
+	int max_seq = t->cfg.max_seq; /* as zip-generate --score runs a tower */
+	if (!s->g)
+		decode_model_tower(&s->dm, t, 1, max_seq, max_seq < 256 ? max_seq : 256);
 	if (o->bf16)
 		tower_use_bf16(t);
 	s->seq = xmallocarray((size_t)s->dm.max_len + 1, sizeof *s->seq);
@@ -74,13 +77,14 @@ static void scorer_open(struct scorer *s, const struct fused_opts *o, int m)
 
 static void scorer_close(struct scorer *s)
 {
-	if (s->z) {
+	if (s->g)
 		fusegen_free(s->g);
-		zipper_free(s->z);
-	} else {
+	else
 		decode_model_tower_free(&s->dm);
+	if (s->z)
+		zipper_free(s->z);
+	else
 		tower_free(s->st);
-	}
 	free(s->seq);
 }
 
