@@ -16,6 +16,7 @@
 #include "safetensors.h"
 #include "sha256.h"
 #include "single.h"
+#include "textnorm.h"
 #include "speechtok.h"
 #include "xalloc.h"
 #include "zio.h"
@@ -214,8 +215,8 @@ struct fused_io {
 	struct zout *zo;
 	int32_t *ids;
 	size_t n_ids, cap;
-	char *bytes;
-	size_t len, bcap;
+	char *bytes, *text; /* decoded bytes; the same as valid UTF-8 */
+	size_t len, bcap, tcap;
 };
 
 /* Writes modality mod to path: transcripts when text has a tokenizer
@@ -285,10 +286,12 @@ static void io_write(struct fused_io *io, const char *id, const int32_t *ids, si
 	}
 	io->len = 0;
 	bpe_decode(io->m->bpe, ids, n, &io->bytes, &io->len, &io->bcap);
-	for (size_t i = 0; i < io->len; i++) /* one line per utterance */
-		if (io->bytes[i] == '\n' || io->bytes[i] == '\r')
-			io->bytes[i] = ' ';
-	if (zout_printf(io->zo, "%s %.*s\n", id, (int)io->len, io->bytes ? io->bytes : "") < 0)
+	/* a model can end on half a character: transcripts stay UTF-8 */
+	size_t len = utf8_repair(&io->text, &io->tcap, io->bytes ? io->bytes : "", io->len);
+	for (size_t i = 0; i < len; i++) /* one line per utterance */
+		if (io->text[i] == '\n' || io->text[i] == '\r')
+			io->text[i] = ' ';
+	if (zout_printf(io->zo, "%s %.*s\n", id, (int)len, io->text) < 0)
 		cli_die("%s", zerr_msg());
 }
 
@@ -302,6 +305,7 @@ static void io_close(struct fused_io *io)
 		cli_die("%s", zerr_msg());
 	free(io->ids);
 	free(io->bytes);
+	free(io->text);
 }
 
 /* Utterances waiting to be decoded together. */

@@ -118,9 +118,11 @@ int fused_score(const struct fused_opts *o)
 	struct scorer s;
 	scorer_open(&s, o, modality_of(in));
 	const struct tok_header *h = tok_header(in);
-	if (h->vocab > s.vocab)
+	/* speech archives count the begin/end-of-audio ids too (zip-formats(5)) */
+	int header_vocab = s.vocab + (s.m == ZM_SPEECH ? 2 : 0);
+	if (h->vocab > header_vocab)
 		cli_die("%s: tokens have a vocabulary of %ld, the model's %s side has %d", tok_name(in), h->vocab,
-			mod_names[s.m], s.vocab);
+			mod_names[s.m], header_vocab);
 	struct zout *zo = zout_open(o->output);
 	if (!zo)
 		cli_die("%s", zerr_msg());

@@ -78,6 +78,26 @@ int utf8_encode(char *buf, uint32_t cp)
 	return 4;
 }
 
+size_t utf8_repair(char **out, size_t *cap, const char *in, size_t len)
+{
+	xgrow(out, cap, 3 * len + 1, 1); /* at worst every byte becomes U+FFFD */
+	size_t n = 0;
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		int k = utf8_decode(in + i, len - i, &cp);
+		if (k < 0) {
+			n += (size_t)utf8_encode(*out + n, 0xFFFD);
+			i++;
+		} else {
+			memcpy(*out + n, in + i, (size_t)k);
+			n += (size_t)k;
+			i += (size_t)k;
+		}
+	}
+	(*out)[n] = 0;
+	return n;
+}
+
 /* ---- character classes ---- */
 
 uint32_t textnorm_lower(uint32_t c)

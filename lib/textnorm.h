@@ -54,6 +54,11 @@ ptrdiff_t textnorm_apply(char **out, size_t *cap, const char *in, size_t len, un
 int utf8_decode(const char *s, size_t len, uint32_t *cp);
 /* Encodes cp into buf (4 bytes at least); returns the byte length. */
 int utf8_encode(char *buf, uint32_t cp);
+/* Copies in[0..len) into *out (grown as needed, NUL-terminated) with every
+ * byte that does not start a valid UTF-8 character replaced by U+FFFD, as a
+ * byte-level tokenizer's output may hold half characters; returns the output
+ * length. */
+size_t utf8_repair(char **out, size_t *cap, const char *in, size_t len);
 
 uint32_t textnorm_lower(uint32_t cp);
 uint32_t textnorm_upper(uint32_t cp);

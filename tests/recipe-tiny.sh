@@ -1,10 +1,11 @@
 #!/bin/sh
-# recipes/synth-en --tiny: run the whole recipe into a scratch directory and
-# check what it promises: audio for every manifest line (16 kHz mono FLAC),
+# recipes/synth-en --tiny: run the corpus stages (0-4) into a scratch directory
+# and check what they promise: audio for every manifest line (16 kHz mono FLAC),
 # a transcript for every aligned utterance, splits disjoint by sentence,
 # unseen voices and variants absent from every training set, nested train
 # subsets, a summary that parses and agrees with the manifests, and a resumed
-# stage that remakes a lost file byte for byte.
+# stage that remakes a lost file byte for byte. tests/recipe-exp-tiny.sh runs
+# the experiment stages (5-9).
 . "$top_srcdir/tests/setup.sh"
 
 for c in espeak-ng sox soxi bash; do
@@ -14,7 +15,7 @@ command -v zip-eval-wer >/dev/null || { echo "SKIP: zip-eval-wer not built"; exi
 
 recipe="$top_srcdir/recipes/synth-en/run.sh"
 out="$work/synth"
-bash "$recipe" --tiny --dir "$out" -j 2 --seed 3 --bin "$top_builddir/cmd" >"$work/log" 2>&1 ||
+bash "$recipe" --tiny --dir "$out" -j 2 --seed 3 --bin "$top_builddir/cmd" --stop-stage 4 >"$work/log" 2>&1 ||
 	fail "run.sh --tiny failed: $(tail -5 "$work/log")"
 d="$out/data"
 
@@ -97,7 +98,8 @@ bash "$recipe" --tiny --dir "$out" -j 2 --seed 3 --bin "$top_builddir/cmd" --sta
 grep -q "speaking 58 utterances" "$work/log2" || fail "stage 2 did not plan the same utterances"
 assert_same "$work/victim.flac" "$victim"
 # Rerunning stage 2 made stages 3 and 4 out of date; stages 0-2 are done.
-bash "$recipe" --tiny --dir "$out" -j 1 --seed 3 --bin "$top_builddir/cmd" >"$work/log3" 2>&1 || fail "rerun failed"
+bash "$recipe" --tiny --dir "$out" -j 1 --seed 3 --bin "$top_builddir/cmd" --stop-stage 4 >"$work/log3" 2>&1 ||
+	fail "rerun failed"
 [ "$(grep -c 'already done' "$work/log3")" -eq 3 ] || fail "done stages were not skipped: $(cat "$work/log3")"
 grep -q "stage 4 done" "$work/log3" || fail "stage 4 was not redone"
 assert_same "$d/train/wav.scp" "$d/train-100pct/wav.scp"

@@ -57,6 +57,7 @@ aligned_hours=27
 speech_hours=52
 eval_utts=1200
 
+recipe_args="$*"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--tiny) tiny=true ;;

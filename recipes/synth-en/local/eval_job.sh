@@ -5,7 +5,7 @@
 #   tts   speak each split's sample (text in, speech tokens out), turn the
 #         tokens into audio, tokenize that audio again and transcribe it with
 #         the best ASR model ($BEST_ASR); WER against the input text
-#   ppl   perplexity of the model's text side on dev (unimodal retention)
+#   ppl   text perplexity of the model on dev transcripts (unimodal retention)
 set -euo pipefail
 phase=$1 m=$2
 e=$EXP/eval
@@ -41,12 +41,15 @@ for s in $EVAL_SPLITS; do
 		;;
 	ppl)
 		[ "$s" = dev ] || continue
-		[ -s ppl.txt ] && continue
-		if zip-generate -q -j "$THREADS" -m model.zpm --score -o ppl.txt.tmp "$EXP/tok/dev.text.tok" 2>ppl.err; then
-			mv ppl.txt.tmp ppl.txt
-		else
-			echo "eval_job.sh: $m: no text perplexity: $(cat ppl.err)" >&2
-		fi
+		# The whole model on text alone (its cross-attention blocks see
+		# nothing but still add their gated FFN), and the text tower alone.
+		[ -s ppl.txt ] ||
+			zip-generate -q -j "$THREADS" -m model.zpm --score -o ppl.txt "$EXP/tok/dev.text.tok"
+		case $m in
+		*/single-*) ;;
+		*) [ -s ppl-tower.txt ] ||
+			zip-generate -q -j "$THREADS" -m model.zpm --score --tower-only -o ppl-tower.txt "$EXP/tok/dev.text.tok" ;;
+		esac
 		;;
 	esac
 done

@@ -147,10 +147,12 @@ stage8() {
 	export BEST_ASR
 	echo "$models" | xargs -r -P "$nj" -n 1 "$local_dir/eval_job.sh" tts ||
 		die "TTS evaluation failed"
-	echo "$models" | xargs -r -P "$nj" -n 1 "$local_dir/eval_job.sh" ppl
+	echo "$models" | xargs -r -P "$nj" -n 1 "$local_dir/eval_job.sh" ppl ||
+		die "scoring text perplexity failed"
 	resynthesis_ceiling
-	zip-generate -q -j "$nj" -m "$dir/exp/towers/text.zpm" --score -o "$e/text-tower.ppl.txt" "$t/dev.text.tok"
-	zip-generate -q -j "$nj" -m "$dir/exp/towers/speech.zpm" --score -o "$e/speech-tower.ppl.txt" "$t/dev.speech.tok"
+	# one thread, as the models are scored: sums in the same order
+	zip-generate -q -j 1 -m "$dir/exp/towers/text.zpm" --score -o "$e/text-tower.ppl.txt" "$t/dev.text.tok"
+	zip-generate -q -j 1 -m "$dir/exp/towers/speech.zpm" --score -o "$e/speech-tower.ppl.txt" "$t/dev.speech.tok"
 }
 
 # best_asr_model: the model file with the lowest dev ASR WER.
@@ -178,10 +180,27 @@ resynthesis_ceiling() {
 	done
 }
 
-# Stage 9: exp/RESULTS.md, exp/results.json and the PNG plots.
+# Stage 9: exp/RESULTS.md, exp/results.json and the PNG plots; the demo's
+# samples.
 stage9() {
 	require_cmds python3 gnuplot
+	pick_samples
 	python3 "$local_dir/report.py" "$dir/exp" "recipes/synth-en/run.sh $recipe_args" ||
 		die "the report failed"
 	echo "run.sh: wrote $dir/exp/RESULTS.md"
+}
+
+# pick_samples: exp/samples/: a few test-unseen utterances of 2.5-5 s, each by
+# another voice, as the repository's samples/ (FLAC + Kaldi text).
+pick_samples() {
+	local d=$dir/data/test-unseen o=$dir/exp/samples id
+	rm -rf "$o" && mkdir -p "$o"
+	awk '$2 >= 2.5 && $2 <= 5 { print $1 }' "$d/utt2dur" | shuffle "$seed" samples |
+		awk 'NR == FNR { spk[$1] = $2; next } !seen[spk[$1]]++' "$d/utt2spk" - |
+		head -n "$n_samples" | sort >"$o/ids"
+	while read -r id; do
+		cp "$(awk -v id="$id" '$1 == id { print $2 }' "$d/wav.scp")" "$o/$id.flac"
+	done <"$o/ids"
+	awk 'NR == FNR { keep[$1] = 1; next } $1 in keep' "$o/ids" "$d/text" >"$o/text"
+	rm "$o/ids"
 }

@@ -17,6 +17,8 @@ single) flags="--single-decoder" ;;
 esac
 resume=
 [ -s "$o/model.zpm.ckpt" ] && resume=--resume
+# A new model makes the scores of an old one stale.
+rm -f "$o"/*.json "$o"/*.hyp "$o"/ppl*.txt
 # shellcheck disable=SC2086 # flag lists
 zip-fuse -q -j "$THREADS" --text-tower "$EXP/towers/text.zpm" --speech-tower "$EXP/towers/speech.zpm" \
 	$flags --steps "$FUSED_STEPS" -b "$FUSED_BATCH" --lr "$FUSED_LR" --seed "$SEED" \

