@@ -71,8 +71,10 @@ static struct bpe *text_tokenizer(const struct fused_opts *o, const struct st_fi
 	struct bpe *b = NULL;
 	if (o->text_tokenizer)
 		b = bpe_load(o->text_tokenizer);
-	else if (!(b = bpe_from_model(f)) && !*zerr_msg())
-		return NULL; /* the model carries none */
+	else if (!st_find(f, "tokenizer.text.merges"))
+		return NULL;
+	else
+		b = bpe_from_model(f);
 	if (!b)
 		cli_die("%s", zerr_msg());
 	return b;

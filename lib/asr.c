@@ -86,7 +86,7 @@ static int open_tokenizers(struct asr *a, const struct st_file *f)
 	const struct asr_opts *o = &a->o;
 	a->bpe = o->text_tokenizer ? bpe_load(o->text_tokenizer) : bpe_from_model(f);
 	if (!a->bpe) {
-		if (!*zerr_msg())
+		if (!o->text_tokenizer && !st_find(f, "tokenizer.text.merges"))
 			zerr_set("%s: the model carries no text tokenizer (zip-fuse --text-tokenizer); "
 				 "give one with --text-tokenizer", f->path);
 		return -1;
@@ -96,15 +96,19 @@ static int open_tokenizers(struct asr *a, const struct st_file *f)
 			 o->text_tokenizer ? o->text_tokenizer : f->path, bpe_vocab_size(a->bpe), a->text_vocab);
 		return -1;
 	}
-	a->tok = o->speech_tokenizer ? speechtok_load(o->speech_tokenizer) : speechtok_from_model(f);
-	if (!a->tok && (*zerr_msg() || o->need_speech)) {
-		if (!*zerr_msg())
-			zerr_set("%s: the model carries no speech tokenizer (zip-fuse --speech-tokenizer); "
-				 "give one with --speech-tokenizer", f->path);
+	bool carried = st_find(f, "tokenizer.speech.codebook") || st_meta(f, "zipper.tokenizer.speech");
+	if (!o->speech_tokenizer && !carried) {
+		if (!o->need_speech)
+			return 0;
+		zerr_set("%s: the model carries no speech tokenizer (zip-fuse --speech-tokenizer); "
+			 "give one with --speech-tokenizer", f->path);
 		return -1;
 	}
-	if (a->tok && a->tok->k != a->speech_vocab) {
-		zerr_set("%s: the speech tokenizer's %d units are not the model's %d",
+	a->tok = o->speech_tokenizer ? speechtok_load(o->speech_tokenizer) : speechtok_from_model(f);
+	if (!a->tok)
+		return -1;
+	if (a->tok->k > a->speech_vocab) {
+		zerr_set("%s: the speech tokenizer's %d units do not fit the model's speech vocabulary of %d",
 			 o->speech_tokenizer ? o->speech_tokenizer : f->path, a->tok->k, a->speech_vocab);
 		return -1;
 	}

@@ -141,8 +141,8 @@ int bpe_save(const struct bpe *b, const char *path);
  * a text tokenizer or is damaged. */
 struct bpe *bpe_load(const char *path);
 /* The text tokenizer a model carries (zip-fuse --text-tokenizer: the
- * tensor tokenizer.text.merges). NULL with zerr_msg() empty when it
- * carries none; NULL with zerr when the table is not valid. */
+ * tensor tokenizer.text.merges, which st_find() tells is there). NULL with
+ * zerr when it carries none or the table is not valid. */
 struct st_file;
 struct bpe *bpe_from_model(const struct st_file *f);
 

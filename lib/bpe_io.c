@@ -144,10 +144,11 @@ struct bpe *bpe_load(const char *path)
 /* tokenizer.text.merges, as zip-fuse --text-tokenizer stores it. */
 struct bpe *bpe_from_model(const struct st_file *f)
 {
-	zerr_clear();
 	const struct st_tensor *t = st_find(f, "tokenizer.text.merges");
-	if (!t)
+	if (!t) {
+		zerr_set("%s: the model carries no text tokenizer (zip-fuse --text-tokenizer)", f->path);
 		return NULL;
+	}
 	if (t->dtype != ST_I32 || t->ndim != 2 || t->shape[1] != 2 ||
 	    t->shape[0] > BPE_MAX_VOCAB - BPE_BASE_VOCAB) {
 		zerr_set("%s: tokenizer.text.merges is not an (n, 2) I32 table", f->path);

@@ -310,10 +310,11 @@ struct speechtok *speechtok_from_file(struct st_file *f)
 
 struct speechtok *speechtok_from_model(const struct st_file *f)
 {
-	zerr_clear();
 	const char *meta = st_meta(f, "zipper.tokenizer.speech");
-	if (!meta && !st_find(f, "tokenizer.speech.codebook"))
+	if (!meta && !st_find(f, "tokenizer.speech.codebook")) {
+		zerr_set("%s: the model carries no speech tokenizer (zip-fuse --speech-tokenizer)", f->path);
 		return NULL;
+	}
 	char *where = xasprintf("%s: carried speech tokenizer", f->path);
 	struct speechtok *t = NULL;
 	cJSON *j = meta ? cJSON_Parse(meta) : NULL;
