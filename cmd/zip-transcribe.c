@@ -29,7 +29,8 @@
 static const struct cli_doc doc = {
 	.name = "zip-transcribe",
 	.synopsis = "[-jq] [-m fused.zpm] [-o txt|kaldi|json] [--beam n] [--batch n] [--out file]\n"
-		    "       [--strict] [--max-seconds s] [--speech-tokenizer speech.tok] input ...",
+		    "       [--strict] [--max-seconds s] [--speech-tokenizer speech.tok]\n"
+		    "       [--text-tokenizer text.tok] [--bf16] input ...",
 	.summary = "Transcribe audio with a fused model (zip-fuse) that carries its tokenizers:\n"
 		   "what zip-tokenize -m speech.tok | zip-generate --task asr does, in one\n"
 		   "program. Inputs are audio files of any format libsndfile reads (id: the\n"

@@ -6,7 +6,8 @@
 # bad inputs, --strict, the model search, and the same words as the
 # zip-tokenize | zip-generate --task asr pipe.
 . "$top_srcdir/tests/setup.sh"
-command -v espeak-ng >/dev/null || exit 77
+command -v espeak-ng >/dev/null || { echo "espeak-ng not installed: skipped"; exit 77; }
+command -v jq >/dev/null || { echo "jq not installed: skipped"; exit 77; }
 # One thread (the machines are shared); one run below checks -j 2.
 ZIPPER_THREADS=1
 export ZIPPER_THREADS
@@ -143,3 +144,27 @@ expect_stderr "-o takes txt, kaldi or json"
 expect_exit 2 zip-transcribe -m f.zpm
 expect_stderr "no input"
 expect_exit 2 zip-transcribe -m f.zpm --beam 0 audio/u1.wav
+
+# The EXAMPLES of zip-transcribe(1): every "$ " line in order, in a
+# directory with what the page says is there; the lines printed under a
+# command are what it must print.
+mkdir man && cd man
+cp ../f.zpm fused.zpm
+cp ../audio/u?.wav .
+cp ../trans.txt text
+awk '
+	/^\.SH EXAMPLES/ { on = 1; next }
+	/^\.SH/ { on = 0 }
+	!on { next }
+	/^\.nf/ { nf = 1; n_in_block = 0; next }
+	/^\.fi/ { nf = 0; next }
+	!nf { next }
+	{ gsub(/\\-/, "-"); gsub(/\\e/, "\\") }
+	/^\$ / { n++; n_in_block++; sub(/^\$ /, ""); print "{ " $0 "\n} >out." n; next }
+	n_in_block { print > ("exp." n) }
+' "$top_srcdir/man/zip-transcribe.1" >examples.sh
+[ "$(grep -c zip-transcribe examples.sh)" -ge 3 ] || fail "zip-transcribe(1): examples not found"
+sh -e examples.sh || fail "zip-transcribe(1): an example failed: $(cat examples.sh)"
+for e in exp.*; do
+	assert_same "$e" "out.${e#exp.}"
+done
