@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "mel.h"
 #include "speechtok.h"
+#include "textnorm.h"
 #include "xalloc.h"
 #include "zio.h"
 
@@ -195,6 +196,27 @@ static void transcribe(struct asr *a, struct utt *b, int nb)
 	free(ids), free(n), free(text), free(err), free(at);
 }
 
+/* JSON wants UTF-8; a model can emit any bytes: the ill-formed ones
+ * become U+FFFD. Malloc'd. */
+static char *utf8_clean(const char *text)
+{
+	size_t len = strlen(text), k = 0;
+	char *out = xmallocarray(3 * len + 1, 1);
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		int n = utf8_decode(text + i, len - i, &cp);
+		if (n > 0) {
+			memcpy(out + k, text + i, (size_t)n);
+			k += (size_t)n, i += (size_t)n;
+		} else {
+			k += (size_t)utf8_encode(out + k, 0xfffd);
+			i++;
+		}
+	}
+	out[k] = '\0';
+	return out;
+}
+
 static void write_utt(struct zout *out, enum format f, const struct utt *u)
 {
 	int rc;
@@ -204,8 +226,10 @@ static void write_utt(struct zout *out, enum format f, const struct utt *u)
 		rc = zout_printf(out, "%s %s\n", u->item->id, u->text);
 	} else {
 		cJSON *j = cJSON_CreateObject();
-		cJSON_AddStringToObject(j, "id", u->item->id);
-		cJSON_AddStringToObject(j, "text", u->text);
+		char *id = utf8_clean(u->item->id), *text = utf8_clean(u->text);
+		cJSON_AddStringToObject(j, "id", id);
+		cJSON_AddStringToObject(j, "text", text);
+		free(id), free(text);
 		cJSON_AddNumberToObject(j, "seconds", round(u->seconds * 1000) / 1000);
 		cJSON_AddNumberToObject(j, "tokens", (double)u->n);
 		char *s = cJSON_PrintUnformatted(j);

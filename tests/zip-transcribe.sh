@@ -51,6 +51,13 @@ assert_same json.kaldi trans.txt
 awk '{ print NF - 1 }' speech.ark | tail -n +2 >want.tokens
 jq -r .tokens hyp.json >got.tokens
 assert_same got.tokens want.tokens
+# JSON is UTF-8 whatever the bytes: an id (a file name) that is not
+# becomes U+FFFD where it is ill-formed.
+cp audio/u4.wav "$(printf 'audio/caf\351.wav')"
+zip-transcribe -q -m f.zpm -o json "$(printf 'audio/caf\351.wav')" >latin1.json
+cut -d, -f1 latin1.json >got.id
+printf '{"id":"caf\357\277\275"\n' >want.id
+assert_same got.id want.id
 for w in $wavs; do soxi -D "$w"; done | awk '{ printf "%.3f\n", $1 }' >want.seconds
 jq -r '.seconds' hyp.json | awk '{ printf "%.3f\n", $1 }' >got.seconds
 assert_same got.seconds want.seconds
