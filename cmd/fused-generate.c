@@ -226,7 +226,8 @@ static void io_output(struct fused_io *io, const struct speechtext *m, int mod, 
 			cli_die("%s", zerr_msg());
 		return;
 	}
-	struct tok_header oh = {.present = true, .vocab = m->vocab[mod]};
+	/* speech archives count the begin/end-of-audio ids too (zip-formats(5)) */
+	struct tok_header oh = {.present = true, .vocab = m->vocab[mod] + (mod == ZM_SPEECH ? 2 : 0)};
 	snprintf(oh.modality, sizeof oh.modality, "%s", mods[mod]);
 	snprintf(oh.tokenizer, sizeof oh.tokenizer, "%s", m->fingerprint[mod]);
 	if (!(io->tw = tok_create(path, &oh)))

@@ -43,7 +43,7 @@ static const struct cli_doc doc = {
 		   "      --text-config FILE, --speech-config FILE   Hugging Face config.json of a\n"
 		   "                            tower given as a bare LLaMA safetensors checkpoint\n"
 		   "      --single-decoder      the baseline: text tower + speech vocabulary (from\n"
-		   "                            --speech-tower, else the speech archive's header + 2)\n"
+		   "                            --speech-tower, else the speech archive's header)\n"
 		   "  -o, --output FILE         the fused model (kind \"fused\")\n"
 		   "      --task LIST           asr, tts or asr,tts (default asr,tts)\n"
 		   "      --tts-ratio X         share of TTS rows with both tasks (default 0.5)\n"
@@ -443,7 +443,7 @@ static void make_single(struct run *r)
 			cli_die("%s", zerr_msg());
 		if (!tok_header(peek)->present || !tok_header(peek)->vocab)
 			cli_die("%s: no vocabulary in the header: give --speech-tower", o->speech);
-		Vs = (int)tok_header(peek)->vocab + 2;
+		Vs = (int)tok_header(peek)->vocab; /* the codebook + 2, as zip-tokenize writes */
 		tok_close(peek);
 	}
 	struct single_map *s = &r->map;

@@ -1,7 +1,6 @@
 /* zip-generate: continue or score the utterances of a token archive with a tower. */
 #include "config.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +22,16 @@ static const struct cli_doc doc = {
 		    "       zip-generate -m fused.zpm --task asr|tts [--max-ratio x] [--repeat-span n]\n"
 		    "       [sampling and beam options] [-o out] [inputs]\n"
 		    "       zip-generate -m fused.zpm --output-modalities text,speech|speech,text\n"
-		    "       --speech-out speech.tok [options] [-o out] [inputs]",
+		    "       --speech-out speech.tok [options] [-o out] [inputs]\n"
+		    "       zip-generate -m fused.zpm --score [--tower-only] [-o out] [tokens]",
 	.summary = "Continue every utterance of a token archive (default: stdin) with a decoder\n"
 		   "tower and write the continuations as a token archive; or, with --score, print\n"
 		   "each utterance's log-likelihood and perplexity. When the tower has an end\n"
 		   "token (zip-train --eos), it starts every sequence, as in training, and\n"
 		   "generation stops at it. With a fused model (zip-fuse), --task asr reads\n"
 		   "a speech token archive and writes the text tokens of each transcript;\n"
-		   "--task tts reads text tokens and writes speech tokens.",
+		   "--task tts reads text tokens and writes speech tokens; --score scores text or\n"
+		   "speech tokens (the archive's modality) with that side of the model alone.",
 	.options = "  -m, --model FILE      the tower (zip-train output, or a Hugging Face LLaMA\n"
 		   "                        safetensors file with --config)\n"
 		   "      --config FILE     Hugging Face config.json for a bare checkpoint\n"
@@ -60,7 +61,9 @@ static const struct cli_doc doc = {
 		   "      --tokens          asr: write text tokens even with a tokenizer\n"
 		   "      --transcripts     tts: the input is transcripts, encoded with the tokenizer\n"
 		   "      --repeat-span N   end an output whose last N tokens loop with a period\n"
-		   "                        of at most 8 (default 12 for text, 100 for speech; 0: off)\n",
+		   "                        of at most 8 (default 12 for text, 100 for speech; 0: off)\n"
+		   "      --tower-only      --score: the fused model's tower without its\n"
+		   "                        cross-attention blocks and input projection\n",
 	.example = "zip-generate -m text.zpm --max-new 50 --top-p 0.9 --temperature 0.8 prompts.tok",
 	.see_also = "zip-train(1), zip-info(1), zip-formats(5), zipper(7)",
 };
@@ -77,6 +80,7 @@ struct options {
 	const char *text_tokenizer;
 	bool tokens, transcripts;
 	bool bf16;
+	bool tower_only;        /* --score, fused: the tower without its blocks */
 	bool chain;             /* --output-modalities text,speech or speech,text */
 	const char *speech_out; /* chains: the speech segment's archive */
 };
@@ -84,7 +88,7 @@ struct options {
 enum {
 	OPT_CONFIG = CLI_OPT_FIRST_FREE, OPT_MAX_NEW, OPT_EOS, OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_SEED,
 	OPT_BEAM, OPT_LP, OPT_WITH_PROMPT, OPT_SCORE, OPT_TASK, OPT_OUT_MOD, OPT_MAX_RATIO, OPT_REPEAT_SPAN, OPT_BATCH, OPT_TEXT_TOK, OPT_TOKENS,
-	OPT_TRANSCRIPTS, OPT_BF16, OPT_SPEECH_OUT
+	OPT_TRANSCRIPTS, OPT_BF16, OPT_SPEECH_OUT, OPT_TOWER_ONLY
 };
 
 static void parse_options(struct options *o, int argc, char **argv)
@@ -114,6 +118,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{"transcripts", no_argument, NULL, OPT_TRANSCRIPTS},
 		{"bf16", no_argument, NULL, OPT_BF16},
 		{"speech-out", required_argument, NULL, OPT_SPEECH_OUT},
+		{"tower-only", no_argument, NULL, OPT_TOWER_ONLY},
 		{NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof *o);
@@ -167,6 +172,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_TOKENS: o->tokens = true; break;
 		case OPT_TRANSCRIPTS: o->transcripts = true; break;
 		case OPT_BF16: o->bf16 = true; break;
+		case OPT_TOWER_ONLY: o->tower_only = true; break;
 		default:
 			if (!cli_common_option(&o->common, c, optarg))
 				cli_usage_error("unexpected option");
@@ -257,8 +263,7 @@ static void score_one(struct job *j, const char *id, const int32_t *ids, size_t 
 		j->bad++;
 		return;
 	}
-	double ll = decode_score(&j->dm, j->seq, len);
-	if (zout_printf(j->zo, "%s %.6f %.6f %d\n", id, ll, exp(-ll / (len - 1)), len - 1) < 0)
+	if (score_write(j->zo, id, decode_score(&j->dm, j->seq, len), len - 1) < 0)
 		cli_die("%s", zerr_msg());
 }
 
@@ -318,10 +323,14 @@ static void open_io(struct job *j)
 
 static int run_fused(const struct options *o)
 {
-	if (o->task < 0)
-		cli_usage_error("a fused model needs --task asr or --task tts");
-	if (o->score || o->with_prompt || o->eos_given || o->config)
-		cli_usage_error("--score, --with-prompt, --eos and --config are for towers");
+	if (o->with_prompt || o->eos_given || o->config)
+		cli_usage_error("--with-prompt, --eos and --config are for towers");
+	if (o->score && o->task >= 0)
+		cli_usage_error("--score takes the modality from the archive's header, not --task");
+	if (o->tower_only && !o->score)
+		cli_usage_error("--tower-only is for --score");
+	if (o->task < 0 && !o->score)
+		cli_usage_error("a fused model needs --task asr or --task tts (or --score)");
 	if (o->chain != (o->speech_out != NULL))
 		cli_usage_error(o->chain ? "a chain of outputs needs --speech-out FILE for its speech"
 					 : "--speech-out is for chains (--output-modalities text,speech)");
@@ -333,9 +342,9 @@ static int run_fused(const struct options *o)
 		.repeat_span = o->repeat_span, .batch = o->batch, .max_ratio = o->max_ratio,
 		.task = o->task, .max_new_given = o->max_new_given, .tokens = o->tokens,
 		.transcripts = o->transcripts, .bf16 = o->bf16, .quiet = o->common.quiet,
-		.chain = o->chain, .speech_out = o->speech_out,
+		.chain = o->chain, .speech_out = o->speech_out, .tower_only = o->tower_only,
 	};
-	return fused_generate(&f);
+	return o->score ? fused_score(&f) : fused_generate(&f);
 }
 
 int main(int argc, char **argv)
@@ -348,6 +357,8 @@ int main(int argc, char **argv)
 		return run_fused(&o);
 	if (o.task >= 0)
 		cli_usage_error("--task and --output-modalities need a fused model (zip-fuse)");
+	if (o.tower_only)
+		cli_usage_error("--tower-only is for a fused model's --score");
 	struct job j = {.o = &o};
 	j.t = load_model(&o, &j.meta);
 	if (o.bf16)

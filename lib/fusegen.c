@@ -127,6 +127,14 @@ int fusegen_encode(struct fusegen *g, const int32_t *ids, size_t n)
 	return 0;
 }
 
+void fusegen_no_input(struct fusegen *g)
+{
+	for (int s = 0; s < g->z->cfg.stages; s++)
+		xattn_forward_kv(&g->z->xa[g->out][s], NULL, NULL, g->B, 0);
+	g->Tin = 0;
+	g->pre = 0;
+}
+
 int fusegen_encode_batch(struct fusegen *g, const int32_t *const *ids, const size_t *n, int nb)
 {
 	size_t longest = 0;

@@ -31,6 +31,10 @@ void fusegen_free(struct fusegen *g);
 void fusegen_set_repeat_span(struct fusegen *g, int span);
 /* Encodes one input utterance; -1 (zerr) when it is too long. */
 int fusegen_encode(struct fusegen *g, const int32_t *ids, size_t n);
+/* No input at all: the output tower runs on its own modality alone, as
+ * the input side of a training row does (its blocks see no key, so each
+ * adds only its gated FFN), e.g. to score unimodal utterances. */
+void fusegen_no_input(struct fusegen *g);
 /* Up to `batch` utterances at once, one per row, for fusegen_greedy(). */
 int fusegen_encode_batch(struct fusegen *g, const int32_t *const *ids, const size_t *n, int nb);
 /* Greedy decoding of the nb rows encoded together, each up to max_new[b]

@@ -4,7 +4,7 @@
 aligned() {
 	awk -v n="$1" -v mod="$2" 'BEGIN {
 		if (mod == "text") print "#! zipper tokens modality=text vocab=32"
-		else print "#! zipper tokens modality=speech vocab=18"
+		else print "#! zipper tokens modality=speech vocab=20"
 		for (u = 0; u < n; u++) {
 			len = 4 + u % 5
 			line = sprintf("utt%02d", u)

@@ -17,4 +17,5 @@ commands "FUSED MODELS" "$top_srcdir/man/zip-generate.1" >generate.cmds
 cat fuse.cmds generate.cmds | while read -r cmd; do
 	sh -c "$cmd -q -j1" </dev/null 2>err || fail "example failed: $cmd: $(cat err)"
 done
-[ -s fused.zpm ] && [ -s single.zpm ] && [ -s hyp.tok ] && [ -s speech-hyp.tok ] && [ -s chain-speech.tok ] && [ -s chain-text.tok ] || fail "the examples wrote nothing"
+[ -s fused.zpm ] && [ -s single.zpm ] && [ -s hyp.tok ] && [ -s speech-hyp.tok ] && [ -s chain-speech.tok ] && [ -s chain-text.tok ] &&
+	[ -s text.score ] && [ -s tower.score ] && [ -s speech.score ] || fail "the examples wrote nothing"

@@ -16,7 +16,7 @@ cut -d' ' -f2- trans.txt >corpus.txt
 zip-tokenize -q --fit text --vocab 280 -o bpe.tok corpus.txt
 zip-tokenize -q -m bpe.tok trans.txt >text.tok
 # speech: two codes per text token, a deterministic stand-in for audio
-awk 'NR == 1 { print "#! zipper tokens modality=speech vocab=18"; next }
+awk 'NR == 1 { print "#! zipper tokens modality=speech vocab=20"; next }
 	{ l = $1; for (i = 2; i <= NF; i++) l = l " " ($i % 18) " " (($i * 7) % 18); print l }' text.tok >speech.tok
 vocab=$(sed -n '1s/.*vocab=\([0-9]*\).*/\1/p' text.tok)
 cat >t.json <<JSON

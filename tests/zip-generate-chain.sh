@@ -24,7 +24,7 @@ well_formed() {
 zip-generate -q -j1 -m f.zpm --task asr speech.tok >asr.tok
 zip-generate -q -j1 -m f.zpm --output-modalities text,speech --speech-out c-sp.tok speech.tok >c-tx.tok
 assert_same c-tx.tok asr.tok
-well_formed c-sp.tok speech 18
+well_formed c-sp.tok speech 20
 awk '!/^#/ && NF > 1 { n++ } END { exit n == 0 }' c-sp.tok || fail "no speech was chained"
 
 # text in: speech, then text (-o names the text, --speech-out the speech).
@@ -38,7 +38,7 @@ well_formed d-tx.tok text 32
 zip-generate -q -j1 -m f.zpm --task asr --beam 3 speech.tok >asr3.tok
 zip-generate -q -j1 -m f.zpm --output-modalities text,speech --beam 3 --speech-out b-sp.tok speech.tok >b-tx.tok
 assert_same b-tx.tok asr3.tok
-well_formed b-sp.tok speech 18
+well_formed b-sp.tok speech 20
 zip-generate -q -m f.zpm --output-modalities text,speech --temperature 1.5 --seed 3 --speech-out s1.sp speech.tok >s1.tx
 zip-generate -q -m f.zpm --output-modalities text,speech --temperature 1.5 --seed 3 --speech-out s2.sp speech.tok >s2.tx
 assert_same s1.tx s2.tx

@@ -7,6 +7,12 @@
 #   stage 2  aligned speech + transcripts: train, dev, test-seen, test-unseen
 #   stage 3  speech-only corpus (transcripts never used)
 #   stage 4  nested subsets of train (1, 3, 10, 30, 100 %); summary
+#   stage 5  tokenizers (BPE text, k-means speech) and token archives
+#   stage 6  pretrain the text tower (text-only) and speech tower (speech-only)
+#   stage 7  Zipper, frozen and unfrozen speech tower, and the single-decoder
+#            baseline, each on 1, 3, 10, 30, 100 % of the aligned data
+#   stage 8  ASR WER, TTS WER and text-tower retention of every model
+#   stage 9  exp/RESULTS.md, exp/results.json and the plots
 #
 # Every stage is resumable: outputs are written to temporary names and
 # renamed, each utterance is skipped when its audio exists, and a stage's
@@ -24,7 +30,7 @@ usage: run.sh [--tiny] [--stage N] [--stop-stage N] [-j N] [--seed N]
               [--eval-utts N] [--force]
   --tiny            CI size: shipped sentences, espeak-ng only (about 30 s)
   --stage N         first stage to run (default 0)
-  --stop-stage N    last stage to run (default 4)
+  --stop-stage N    last stage to run (default 9)
   -j N              parallel jobs (default: number of cores)
   --seed N          seed of every random choice (default 1)
   --dir DIR         work directory (default .)
@@ -40,7 +46,7 @@ EOF
 
 # Defaults: the full size. --tiny overrides the sizes below.
 stage=0
-stop_stage=4
+stop_stage=9
 nj=$(nproc 2>/dev/null || echo 2)
 seed=1
 dir=.
@@ -86,9 +92,10 @@ export LC_ALL=C PATH
 . "$local_dir/common.sh"
 . "$local_dir/sizes.sh"
 . "$local_dir/stages.sh"
+. "$local_dir/exp.sh"
 
 echo "run.sh: $(describe_sizes)"
-for s in 0 1 2 3 4; do
+for s in 0 1 2 3 4 5 6 7 8 9; do
 	[ "$s" -ge "$stage" ] && [ "$s" -le "$stop_stage" ] || continue
 	if [ "$force" = false ] && [ -f "$dir/exp/stage$s.done" ]; then
 		echo "run.sh: stage $s already done ($dir/exp/stage$s.done)"
@@ -96,7 +103,7 @@ for s in 0 1 2 3 4; do
 	fi
 	start=$(date +%s)
 	# Not done until this run of it finishes; the later stages use its output.
-	for t in 0 1 2 3 4; do [ "$t" -lt "$s" ] || rm -f "$dir/exp/stage$t.done"; done
+	for t in 0 1 2 3 4 5 6 7 8 9; do [ "$t" -lt "$s" ] || rm -f "$dir/exp/stage$t.done"; done
 	echo "run.sh: stage $s: $(stage_title "$s")"
 	"stage$s"
 	mkdir -p "$dir/exp"

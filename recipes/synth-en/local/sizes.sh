@@ -34,3 +34,25 @@ describe_sizes() {
 		echo "full: aligned ${aligned_hours} h (dev/test-seen/test-unseen $n_dev utterances each), speech-only ${speech_hours} h; seed $seed; $nj jobs"
 	fi
 }
+
+# Experiment sizes (stages 5-9). The text tower's max_seq leaves room for the
+# single decoder, which reads the speech tokens (up to 20 s = 500) itself.
+# Experiment sizes (stages 5-9), chosen so that stages 5-9 fit in about two
+# hours on two cores (README: measured wall times). The towers train in
+# parallel, one core each, as do the fused models.
+if [ "$tiny" = true ]; then
+	text_vocab=300 speech_units=32 kmeans_iters=5 fit_utts=20
+	tower_steps=60 fused_steps=40 eval_utts_asr=6 eval_utts_tts=3
+	text_tower_config='{"d_model": 32, "n_layers": 2, "n_heads": 2, "n_kv_heads": 2, "d_ff": 64, "max_seq": 640}'
+	speech_tower_config='{"d_model": 32, "n_layers": 2, "n_heads": 2, "n_kv_heads": 2, "d_ff": 64, "max_seq": 512}'
+else
+	text_vocab=2048 speech_units=512 kmeans_iters=15 fit_utts=1500
+	tower_steps=1500 fused_steps=1500 eval_utts_asr=300 eval_utts_tts=100
+	text_tower_config='{"d_model": 256, "n_layers": 4, "n_heads": 4, "n_kv_heads": 4, "d_ff": 688, "max_seq": 640}'
+	speech_tower_config='{"d_model": 256, "n_layers": 4, "n_heads": 4, "n_kv_heads": 4, "d_ff": 688, "max_seq": 512}'
+fi
+threads_per_job=$(( nj >= 2 ? nj / 2 : 1 ))
+tower_lr=1e-3
+tower_eval_every=$(( tower_steps / 6 ))
+fused_batch=16 fused_lr=1e-3 fused_dev_utts=100
+fused_xattn="--xattn-every-text 1 --xattn-every-speech 1"

@@ -15,6 +15,7 @@ stage_title() {
 	2) echo "aligned speech: $ALIGNED_SPLITS" ;;
 	3) echo "speech-only corpus" ;;
 	4) echo "nested train subsets ($subsets %) and summary" ;;
+	*) exp_title "$1" ;;
 	esac
 }
 
