@@ -99,6 +99,11 @@ head -3 trans.txt >want.partial
 assert_same out want.partial
 expect_exit 1 zip-transcribe -q -m f.zpm audio/u1.wav audio/missing.wav
 expect_stderr "audio/missing.wav"
+# Too long for --max-seconds (u1 is 1.5 s, u3 1.1 s) is a bad input too.
+expect_exit 1 zip-transcribe -q -m f.zpm -o kaldi --max-seconds 1.2 audio/u1.wav audio/u3.wav
+expect_stderr "^zip-transcribe: audio/u1.wav: .*1.2"
+sed -n 3p trans.txt >want.short
+assert_same out want.short
 # --strict stops at the first and writes nothing.
 expect_exit 1 zip-transcribe -q -m f.zpm --strict --out strict.txt audio/u1.wav audio/bad.wav audio/u2.wav
 expect_stderr "audio/bad.wav"
