@@ -6,8 +6,9 @@
 # bad inputs, --strict, the model search, and the same words as the
 # zip-tokenize | zip-generate --task asr pipe.
 . "$top_srcdir/tests/setup.sh"
-command -v espeak-ng >/dev/null || { echo "espeak-ng not installed: skipped"; exit 77; }
-command -v jq >/dev/null || { echo "jq not installed: skipped"; exit 77; }
+for c in espeak-ng soxi jq; do
+	command -v "$c" >/dev/null || { echo "$c not installed: skipped"; exit 77; }
+done
 # One thread (the machines are shared); one run below checks -j 2.
 ZIPPER_THREADS=1
 export ZIPPER_THREADS
