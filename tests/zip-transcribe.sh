@@ -6,6 +6,7 @@
 # bad inputs, --strict, the model search, and the same words as the
 # zip-tokenize | zip-generate --task asr pipe.
 . "$top_srcdir/tests/setup.sh"
+. "$top_srcdir/tests/man-examples.sh"
 for c in espeak-ng soxi jq; do
 	command -v "$c" >/dev/null || { echo "$c not installed: skipped"; exit 77; }
 done
@@ -165,19 +166,5 @@ mkdir man && cd man
 cp ../f.zpm fused.zpm
 cp ../audio/u?.wav .
 cp ../trans.txt text
-awk '
-	/^\.SH EXAMPLES/ { on = 1; next }
-	/^\.SH/ { on = 0 }
-	!on { next }
-	/^\.nf/ { nf = 1; n_in_block = 0; next }
-	/^\.fi/ { nf = 0; next }
-	!nf { next }
-	{ gsub(/\\-/, "-"); gsub(/\\e/, "\\") }
-	/^\$ / { n++; n_in_block++; sub(/^\$ /, ""); print "{ " $0 "\n} >out." n; next }
-	n_in_block { print > ("exp." n) }
-' "$top_srcdir/man/zip-transcribe.1" >examples.sh
+man_examples "$top_srcdir/man/zip-transcribe.1"
 [ "$(grep -c zip-transcribe examples.sh)" -ge 3 ] || fail "zip-transcribe(1): examples not found"
-sh -e examples.sh || fail "zip-transcribe(1): an example failed: $(cat examples.sh)"
-for e in exp.*; do
-	assert_same "$e" "out.${e#exp.}"
-done
