@@ -70,16 +70,12 @@ static void carried_fingerprints(struct speechtext *m, const struct st_file *f)
 static struct bpe *text_tokenizer(const struct fused_opts *o, const struct st_file *f)
 {
 	struct bpe *b = NULL;
-	if (o->text_tokenizer) {
+	if (o->text_tokenizer)
 		b = bpe_load(o->text_tokenizer);
-	} else {
-		const struct st_tensor *t = st_find(f, "tokenizer.text.merges");
-		if (!t)
-			return NULL;
-		if (t->dtype != ST_I32 || t->ndim != 2 || t->shape[1] != 2 || t->shape[0] > BPE_MAX_VOCAB)
-			cli_die("%s: tokenizer.text.merges is not an (n, 2) I32 table", f->path);
-		b = bpe_from_merges(t->data, (int)t->shape[0]);
-	}
+	else if (!st_find(f, "tokenizer.text.merges"))
+		return NULL;
+	else
+		b = bpe_from_model(f);
 	if (!b)
 		cli_die("%s", zerr_msg());
 	return b;

@@ -9,6 +9,7 @@
 
 #include "archive.h"
 #include "audio.h"
+#include "audiolist.h"
 #include "bpe.h"
 #include "cli.h"
 #include "mel.h"
@@ -129,107 +130,34 @@ static void parse_options(struct options *o, int argc, char **argv)
 
 /* ---- where utterances come from ---- */
 
-/* Audio: (id, path) pairs from arguments and lists, gathered up front. */
-struct item {
-	char *id, *path;
-};
-
+/* Audio: (id, path) pairs from arguments and lists, gathered up front;
+ * with -F, the tensor archives, read one after another (their ids join
+ * the list, so an id seen twice is caught). */
 struct source {
-	struct item *items;
-	size_t n, cap, next;
-	struct keyindex *seen;
-	/* With -F: the tensor archives, read one after another. */
+	struct audiolist list;
+	size_t next;
 	char **archives;
 	size_t n_archives, archive;
 	struct tensor_reader *tr;
 };
 
-static bool is_list(const char *arg, const char **path)
-{
-	size_t len = strlen(arg);
-	if (!strncmp(arg, "scp:", 4)) {
-		*path = arg + 4;
-		return true;
-	}
-	*path = arg;
-	return len > 4 && !strcmp(arg + len - 4, ".scp");
-}
-
-static int add_item(struct source *s, const char *id, const char *path, const char *where)
-{
-	size_t existing;
-	char *key = xstrdup(id);
-	if (keyindex_put(s->seen, key, s->n, &existing) < 0) {
-		zerr_set("%s: utterance id '%s' appears twice", where, id);
-		free(key);
-		return -1;
-	}
-	if (s->n == s->cap)
-		xgrow(&s->items, &s->cap, s->n + 1, sizeof *s->items);
-	s->items[s->n].id = key;
-	s->items[s->n].path = xstrdup(path);
-	s->n++;
-	return 0;
-}
-
-static int add_list(struct source *s, const char *path)
-{
-	struct kv_reader *r = kv_open(path);
-	if (!r)
-		return -1;
-	const char *id, *value;
-	int rc;
-	while ((rc = kv_next(r, &id, &value)) == 1) {
-		char *where = xasprintf("%s:%ld", kv_name(r), kv_lineno(r));
-		size_t len = strlen(value);
-		if (len == 0 || value[len - 1] == '|') {
-			zerr_set("%s: %s", where, len ? "commands ending in '|' are not supported; "
-						       "give a path to an audio file"
-						     : "no audio path after the id");
-			rc = -1;
-		} else {
-			rc = add_item(s, id, value, where);
-		}
-		free(where);
-		if (rc < 0)
-			break;
-	}
-	kv_close(r);
-	return rc;
-}
-
 static void source_open(struct source *s, const struct options *o, int argc, char **argv)
 {
 	memset(s, 0, sizeof *s);
-	s->seen = keyindex_new();
+	audiolist_init(&s->list);
 	if (o->features_in) {
 		s->archives = argv;
 		s->n_archives = (size_t)argc;
 		return;
 	}
-	for (int i = 0; i < argc; i++) {
-		const char *path;
-		int rc;
-		if (is_list(argv[i], &path)) {
-			rc = add_list(s, path);
-		} else {
-			char *id = audio_id_from_path(argv[i]);
-			rc = add_item(s, id, argv[i], argv[i]);
-			free(id);
-		}
-		if (rc < 0)
+	for (int i = 0; i < argc; i++)
+		if (audiolist_add_arg(&s->list, argv[i]) < 0)
 			cli_die("%s", zerr_msg());
-	}
 }
 
 static void source_close(struct source *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->items[i].id);
-		free(s->items[i].path);
-	}
-	free(s->items);
-	keyindex_free(s->seen);
+	audiolist_free(&s->list);
 	if (s->tr)
 		tensor_close(s->tr);
 }
@@ -274,10 +202,10 @@ static int source_next(struct source *s, struct utt *u)
 {
 	memset(u, 0, sizeof *u);
 	if (!s->archives) {
-		if (s->next == s->n)
+		if (s->next == s->list.n)
 			return 0;
-		u->id = xstrdup(s->items[s->next].id);
-		u->path = s->items[s->next].path;
+		u->id = xstrdup(s->list.items[s->next].id);
+		u->path = s->list.items[s->next].path;
 		s->next++;
 		return 1;
 	}
@@ -293,7 +221,7 @@ static int source_next(struct source *s, struct utt *u)
 		if (rc < 0)
 			return -1;
 		if (rc == 1) {
-			if (add_item(s, rec.id, "", tensor_name(s->tr)) < 0)
+			if (audiolist_add(&s->list, rec.id, "", tensor_name(s->tr)) < 0)
 				return -1;
 			return record_to_utt(u, &rec, tensor_name(s->tr)) == 0 ? 1 : -1;
 		}
@@ -382,7 +310,7 @@ static int run(struct job *j, struct source *s)
 		mels[t] = mel_new();
 	struct utt batch[BATCH];
 	struct progress p;
-	progress_start(&p, j->fitter ? "features" : "tokenize", s->archives ? 0 : (double)s->n,
+	progress_start(&p, j->fitter ? "features" : "tokenize", s->archives ? 0 : (double)s->list.n,
 		       j->o->common.quiet);
 	int stop = 0;
 	for (bool more = true; more && !stop;) {

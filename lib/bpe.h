@@ -140,6 +140,11 @@ int bpe_save(const struct bpe *b, const char *path);
 /* Load and check a .tok; NULL with zerr "path: what is wrong" when it is not
  * a text tokenizer or is damaged. */
 struct bpe *bpe_load(const char *path);
+/* The text tokenizer a model carries (zip-fuse --text-tokenizer: the
+ * tensor tokenizer.text.merges, which st_find() tells is there). NULL with
+ * zerr when it carries none or the table is not valid. */
+struct st_file;
+struct bpe *bpe_from_model(const struct st_file *f);
 
 void bpe_free(struct bpe *b);
 

@@ -140,3 +140,22 @@ struct bpe *bpe_load(const char *path)
 	st_close(&f);
 	return b;
 }
+
+/* tokenizer.text.merges, as zip-fuse --text-tokenizer stores it. */
+struct bpe *bpe_from_model(const struct st_file *f)
+{
+	const struct st_tensor *t = st_find(f, "tokenizer.text.merges");
+	if (!t) {
+		zerr_set("%s: the model carries no text tokenizer (zip-fuse --text-tokenizer)", f->path);
+		return NULL;
+	}
+	if (t->dtype != ST_I32 || t->ndim != 2 || t->shape[1] != 2 ||
+	    t->shape[0] > BPE_MAX_VOCAB - BPE_BASE_VOCAB) {
+		zerr_set("%s: tokenizer.text.merges is not an (n, 2) I32 table", f->path);
+		return NULL;
+	}
+	struct bpe *b = bpe_from_merges(t->data, (int)t->shape[0]);
+	if (!b)
+		zerr_prefix("%s: carried text tokenizer", f->path);
+	return b;
+}

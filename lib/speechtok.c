@@ -225,12 +225,12 @@ int speechtok_save(struct speechtok *t, const char *path)
 }
 
 
-static int config_int(const struct st_file *f, const char *key, int lo, int hi, int *out)
+static int config_int(const cJSON *config, const char *where, const char *key, int lo, int hi, int *out)
 {
-	const cJSON *v = f->config ? cJSON_GetObjectItemCaseSensitive(f->config, key) : NULL;
+	const cJSON *v = config ? cJSON_GetObjectItemCaseSensitive(config, key) : NULL;
 	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
 	    v->valuedouble < lo || v->valuedouble > hi) {
-		zerr_set("%s: zipper.config \"%s\" is missing or not an integer in [%d, %d]", f->path,
+		zerr_set("%s: zipper.config \"%s\" is missing or not an integer in [%d, %d]", where,
 			 key, lo, hi);
 		return -1;
 	}
@@ -238,62 +238,101 @@ static int config_int(const struct st_file *f, const char *key, int lo, int hi, 
 	return 0;
 }
 
-struct speechtok *speechtok_from_file(struct st_file *f)
+/* A tokenizer from config and the tensors prefix{mean,std,codebook} of f
+ * (prefix "" in a .tok file; "tokenizer.speech." in a model carrying it).
+ * where names it in messages. t->codebook points into f's map. */
+static struct speechtok *from_tensors(const struct st_file *f, const char *prefix, const cJSON *config,
+				      const char *where)
 {
 	int k, rate, n_mels, hop;
-	struct speechtok *t = NULL;
-	if (f->version != SPEECHTOK_VERSION) {
-		zerr_set("%s: speech tokenizer version %d, this program reads version %d", f->path,
-			 f->version, SPEECHTOK_VERSION);
-		goto fail;
-	}
-	if (config_int(f, "k", 1, 1 << 24, &k) < 0 || config_int(f, "rate", 1, 100, &rate) < 0 ||
-	    config_int(f, "n_mels", 1, 4096, &n_mels) < 0 || config_int(f, "hop_length", 1, 1 << 20, &hop) < 0)
-		goto fail;
+	if (config_int(config, where, "k", 1, 1 << 24, &k) < 0 || config_int(config, where, "rate", 1, 100, &rate) < 0 ||
+	    config_int(config, where, "n_mels", 1, 4096, &n_mels) < 0 ||
+	    config_int(config, where, "hop_length", 1, 1 << 20, &hop) < 0)
+		return NULL;
 	if (n_mels != MEL_NMELS || hop != MEL_HOP) {
 		zerr_set("%s: made for %d mel bins with a hop of %d; this program computes %d and %d",
-			 f->path, n_mels, hop, MEL_NMELS, MEL_HOP);
-		goto fail;
+			 where, n_mels, hop, MEL_NMELS, MEL_HOP);
+		return NULL;
 	}
 	if (speechtok_check_rate(rate) < 0) {
-		zerr_prefix("%s", f->path);
-		goto fail;
+		zerr_prefix("%s", where);
+		return NULL;
 	}
-	if (st_verify(f) < 0)
-		goto fail;
-	static const char *const names[] = {"codebook", "mean", "std"};
-	if (st_check_names(f, NULL, names, 3) < 0)
-		goto fail;
-	t = speechtok_alloc(k, rate);
-	const cJSON *norm = cJSON_GetObjectItemCaseSensitive(f->config, "norm");
+	const cJSON *norm = cJSON_GetObjectItemCaseSensitive(config, "norm");
 	if (norm && (!cJSON_IsString(norm) || (strcmp(norm->valuestring, "global") &&
 					       strcmp(norm->valuestring, "utterance")))) {
-		zerr_set("%s: zipper.config \"norm\" must be \"global\" or \"utterance\"", f->path);
-		goto fail;
+		zerr_set("%s: zipper.config \"norm\" must be \"global\" or \"utterance\"", where);
+		return NULL;
 	}
+	struct speechtok *t = speechtok_alloc(k, rate);
 	t->utt_norm = norm && !strcmp(norm->valuestring, "utterance");
 	int64_t bins[1] = {MEL_NMELS}, cb[2] = {k, t->dim};
-	const float *mean = st_get_f32(f, "mean", 1, bins), *std = st_get_f32(f, "std", 1, bins);
-	const float *codebook = st_get_f32(f, "codebook", 2, cb);
+	char *names[3] = {xasprintf("%smean", prefix), xasprintf("%sstd", prefix), xasprintf("%scodebook", prefix)};
+	const float *mean = st_get_f32(f, names[0], 1, bins), *std = st_get_f32(f, names[1], 1, bins);
+	const float *codebook = mean && std ? st_get_f32(f, names[2], 2, cb) : NULL;
+	for (int i = 0; i < 3; i++)
+		free(names[i]);
 	if (!mean || !std || !codebook)
 		goto fail;
 	for (int b = 0; b < MEL_NMELS; b++)
 		if (!isfinite(mean[b]) || !(std[b] > 0) || !isfinite(std[b])) {
-			zerr_set("%s: bin %d has mean %g and std %g; std must be positive", f->path,
+			zerr_set("%s: bin %d has mean %g and std %g; std must be positive", where,
 				 b, mean[b], std[b]);
 			goto fail;
 		}
 	memcpy(t->mean, mean, sizeof t->mean);
 	memcpy(t->std, std, sizeof t->std);
-	sha256_fingerprint(f->map, f->map_size, t->fingerprint);
-	t->file = *f;
-	t->loaded = true;
 	t->codebook = (float *)codebook; /* read-only map: never written through */
 	return t;
 fail:
 	free(t);
-	st_close(f);
 	return NULL;
+}
+
+struct speechtok *speechtok_from_file(struct st_file *f)
+{
+	struct speechtok *t = NULL;
+	static const char *const names[] = {"codebook", "mean", "std"};
+	if (f->version != SPEECHTOK_VERSION)
+		zerr_set("%s: speech tokenizer version %d, this program reads version %d", f->path,
+			 f->version, SPEECHTOK_VERSION);
+	else if (st_verify(f) == 0 && st_check_names(f, NULL, names, 3) == 0)
+		t = from_tensors(f, "", f->config, f->path);
+	if (!t) {
+		st_close(f);
+		return NULL;
+	}
+	sha256_fingerprint(f->map, f->map_size, t->fingerprint);
+	t->file = *f;
+	t->loaded = true;
+	return t;
+}
+
+struct speechtok *speechtok_from_model(const struct st_file *f)
+{
+	const char *meta = st_meta(f, "zipper.tokenizer.speech");
+	if (!meta && !st_find(f, "tokenizer.speech.codebook")) {
+		zerr_set("%s: the model carries no speech tokenizer (zip-fuse --speech-tokenizer)", f->path);
+		return NULL;
+	}
+	char *where = xasprintf("%s: carried speech tokenizer", f->path);
+	struct speechtok *t = NULL;
+	cJSON *j = meta ? cJSON_Parse(meta) : NULL;
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(j, "kind");
+	const cJSON *fp = cJSON_GetObjectItemCaseSensitive(j, "fingerprint");
+	if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "speech-tokenizer")) {
+		zerr_set("%s: zipper.tokenizer.speech does not describe a speech tokenizer", where);
+	} else if ((t = from_tensors(f, "tokenizer.speech.", cJSON_GetObjectItemCaseSensitive(j, "config"), where))) {
+		/* a copy, so the model file may be closed */
+		float *cb = xmallocarray((size_t)t->k * (size_t)t->dim, sizeof *cb);
+		memcpy(cb, t->codebook, (size_t)t->k * (size_t)t->dim * sizeof *cb);
+		t->codebook = cb;
+		if (cJSON_IsString(fp) && strlen(fp->valuestring) < sizeof t->fingerprint)
+			snprintf(t->fingerprint, sizeof t->fingerprint, "%s", fp->valuestring);
+	}
+	cJSON_Delete(j);
+	free(where);
+	return t;
 }
 
 struct speechtok *speechtok_load(const char *path)

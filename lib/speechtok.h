@@ -75,6 +75,12 @@ int speechtok_save(struct speechtok *t, const char *path); /* also sets t->finge
 struct speechtok *speechtok_load(const char *path);
 /* An open safetensors file already known to be kind "speech-tokenizer"; takes f over. */
 struct speechtok *speechtok_from_file(struct st_file *f);
+/* The speech tokenizer a model carries (zip-fuse --speech-tokenizer):
+ * tensors tokenizer.speech.{mean,std,codebook} and the metadata
+ * zipper.tokenizer.speech {"kind", "fingerprint", "config"}. What it needs
+ * is copied, so f may be closed after. NULL with zerr when f carries none
+ * or what it carries is not usable. */
+struct speechtok *speechtok_from_model(const struct st_file *f);
 void speechtok_free(struct speechtok *t);
 
 

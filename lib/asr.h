@@ -1,0 +1,55 @@
+/* asr: speech tokens -> words with a model made by zip-fuse (kind "fused"
+ * or "single-decoder") and the tokenizers it carries (or others given).
+ * What zip-transcribe runs, with zip-generate --task asr's decoding: the
+ * same defaults and guards, so both write the same words.
+ *
+ *   greedy (beam 1): a fused model decodes `batch` utterances at once
+ *     (fusegen_greedy); a single decoder one at a time;
+ *   beam N: one utterance at a time (decode_generate);
+ *   guards: an utterance gets at most max_ratio * n + 10 text tokens (n its
+ *     speech tokens; capped by max_new when > 0 and by the model's room),
+ *     and ends when its last repeat_span tokens loop (lib/fusegen.h).
+ *
+ * Texts are the tokenizer's bytes with line breaks turned into spaces, so
+ * each is one line. */
+#ifndef ZIPPER_ASR_H
+#define ZIPPER_ASR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct asr_opts {
+	const char *model;
+	const char *speech_tokenizer; /* NULL: the one the model carries */
+	const char *text_tokenizer;   /* NULL: the one the model carries */
+	bool need_speech;             /* fail unless a speech tokenizer is found */
+	int beam;                     /* 1: greedy (1) */
+	int batch;                    /* greedy utterances decoded together (16) */
+	int repeat_span;              /* loop guard (12; 0: off) */
+	double max_ratio;             /* text tokens per speech token (1) */
+	int max_new;                  /* most text tokens, 0: no cap (0) */
+	bool bf16;                    /* bfloat16 weights for the text tower */
+};
+
+void asr_opts_default(struct asr_opts *o);
+
+struct asr;
+struct speechtok;
+
+/* NULL with zerr ("model: what is wrong") when the model cannot transcribe:
+ * not a fused model, no text tokenizer, no speech tokenizer (need_speech)
+ * or tokenizers that do not fit its vocabularies. */
+struct asr *asr_open(const struct asr_opts *o);
+void asr_close(struct asr *a);
+/* The speech tokenizer (the model's or the one given), or NULL. */
+const struct speechtok *asr_speechtok(const struct asr *a);
+/* Most speech tokens an utterance may have. */
+int asr_max_in(const struct asr *a);
+
+/* Transcribes nb utterances ids[b] (n[b] speech tokens each): text[b] is
+ * a malloc'd line, or NULL when utterance b is too long (err[b], malloc'd,
+ * says why). Any nb: greedy runs them `batch` at a time. */
+void asr_transcribe(struct asr *a, const int32_t *const *ids, const size_t *n, int nb, char **text, char **err);
+
+#endif
