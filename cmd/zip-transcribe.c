@@ -196,24 +196,13 @@ static void transcribe(struct asr *a, struct utt *b, int nb)
 	free(ids), free(n), free(text), free(err), free(at);
 }
 
-/* JSON wants UTF-8; a model can emit any bytes: the ill-formed ones
- * become U+FFFD. Malloc'd. */
+/* JSON wants UTF-8 and ids come from file names, which may hold any
+ * bytes: the ill-formed ones become U+FFFD. Malloc'd. */
 static char *utf8_clean(const char *text)
 {
-	size_t len = strlen(text), k = 0;
-	char *out = xmallocarray(3 * len + 1, 1);
-	for (size_t i = 0; i < len;) {
-		uint32_t cp;
-		int n = utf8_decode(text + i, len - i, &cp);
-		if (n > 0) {
-			memcpy(out + k, text + i, (size_t)n);
-			k += (size_t)n, i += (size_t)n;
-		} else {
-			k += (size_t)utf8_encode(out + k, 0xfffd);
-			i++;
-		}
-	}
-	out[k] = '\0';
+	char *out = NULL;
+	size_t cap = 0;
+	utf8_repair(&out, &cap, text, strlen(text));
 	return out;
 }
 

@@ -11,6 +11,7 @@
 #include "safetensors.h"
 #include "single.h"
 #include "speechtok.h"
+#include "textnorm.h"
 #include "xalloc.h"
 #include "zerr.h"
 #include "zipper.h"
@@ -198,10 +199,13 @@ static char *words(struct asr *a, int32_t *row, int made)
 			row[k++] = id;
 	}
 	bpe_decode(a->bpe, row, k, &a->bytes, &len, &a->bcap);
-	char *s = xstrndup(a->bytes ? a->bytes : "", len);
-	for (char *p = s; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
+	/* a model can end on half a character: transcripts stay UTF-8 */
+	char *s = NULL;
+	size_t cap = 0;
+	len = utf8_repair(&s, &cap, a->bytes ? a->bytes : "", len);
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '\n' || s[i] == '\r' || s[i] == '\0')
+			s[i] = ' ';
 	return s;
 }
 
