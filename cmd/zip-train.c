@@ -19,13 +19,16 @@ static const struct cli_doc doc = {
 	.synopsis = "[-q] [-j n] [--steps n | --epochs n] [-b n] [-T n] [--lr x] [--warmup n]\n"
 		    "       [--weight-decay x] [--clip x] [--seed n] [--eos id] [--eval-every n]\n"
 		    "       [--ckpt-every n] [--ckpt file] [--resume] [--log file.jsonl]\n"
-		    "       (--config file.json | --init model.zpm) train [dev] -o model.zpm",
+		    "       (--config file.json | --init model [--config config.json]) train [dev]\n"
+		    "       -o model.zpm",
 	.summary = "Train a LLaMA-style decoder tower on a token archive (utterances packed\n"
 		   "into windows of -T tokens, shuffled each epoch), with AdamW, warmup and a\n"
 		   "cosine schedule, evaluation on dev, checkpoints and exact resumption.\n"
 		   "SIGINT/SIGTERM write a checkpoint and exit 130/143.",
 	.options = "      --config FILE     the tower's configuration (JSON); weights start random\n"
-		   "      --init MODEL      start from this tower's weights (and configuration)\n"
+		   "      --init MODEL      start from this tower's weights (and configuration), or\n"
+		   "                        a Hugging Face LLaMA checkpoint's (F32, F16 or BF16;\n"
+		   "                        its config.json as --config)\n"
 		   "  -o, --output MODEL    the trained tower (written at the end)\n"
 		   "      --steps N         optimizer steps (default: one epoch)\n"
 		   "      --epochs N        passes over the training windows instead of --steps\n"
@@ -122,8 +125,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 				cli_usage_error("unexpected option");
 		}
 	}
-	if (!o->config == !o->init)
-		cli_usage_error("give exactly one of --config and --init");
+	if (!o->config && !o->init)
+		cli_usage_error("give --config or --init (or both for a Hugging Face checkpoint)");
 	if (!o->output)
 		cli_usage_error("no output model (-o) given");
 	if (o->steps && o->epochs)
@@ -136,33 +139,52 @@ static void parse_options(struct options *o, int argc, char **argv)
 
 /* ---- the model ---- */
 
-/* A configuration file's tower with random weights, or a model file's. */
-static struct tower *make_tower(const struct options *o, const char *modality, struct tower_meta *m)
+/* A tower model file's weights and configuration, or a bare Hugging Face
+ * checkpoint's with its config.json (--config); the HF tensors are renamed
+ * under the modality's prefix, so the output is a tower file like any other. */
+static struct tower *init_tower(const struct options *o, const char *modality, struct tower_meta *m)
 {
-	struct tower *t;
-	if (o->config) {
-		struct tower_config c;
-		if (tower_config_read(&c, o->config) < 0)
-			cli_die("%s", zerr_msg());
-		char *prefix = xasprintf("%s.", modality);
-		t = tower_new(&c, prefix);
-		free(prefix);
-		struct rng r;
-		rng_seed(&r, (uint64_t)o->seed);
-		tower_init_random(t, &r);
-		snprintf(m->modality, sizeof m->modality, "%s", modality);
-		m->eos = (int)o->eos;
-		return t;
-	}
 	struct st_file f;
 	if (st_open(&f, o->init) < 0)
 		cli_die("%s", zerr_msg());
 	struct tower_config c;
-	if (tower_file_config(&f, &c, m) < 0 || !(t = tower_load(&f, NULL, &c)))
+	memset(m, 0, sizeof *m);
+	m->eos = -1;
+	if (o->config && f.config)
+		cli_die("%s: a tower file carries its configuration: drop --config", o->init);
+	if (o->config ? tower_config_read(&c, o->config) < 0 : tower_file_config(&f, &c, m) < 0)
+		cli_die("%s", zerr_msg());
+	struct tower *t = tower_load(&f, NULL, &c);
+	if (!t)
 		cli_die("%s", zerr_msg());
 	st_close(&f);
+	if (!*t->prefix) {
+		char *prefix = xasprintf("%s.", modality);
+		tower_set_prefix(t, prefix);
+		free(prefix);
+		snprintf(m->modality, sizeof m->modality, "%s", modality);
+	}
 	if (o->eos >= 0)
 		m->eos = (int)o->eos;
+	return t;
+}
+
+/* A configuration file's tower with random weights, or a model file's. */
+static struct tower *make_tower(const struct options *o, const char *modality, struct tower_meta *m)
+{
+	if (o->init)
+		return init_tower(o, modality, m);
+	struct tower_config c;
+	if (tower_config_read(&c, o->config) < 0)
+		cli_die("%s", zerr_msg());
+	char *prefix = xasprintf("%s.", modality);
+	struct tower *t = tower_new(&c, prefix);
+	free(prefix);
+	struct rng r;
+	rng_seed(&r, (uint64_t)o->seed);
+	tower_init_random(t, &r);
+	snprintf(m->modality, sizeof m->modality, "%s", modality);
+	m->eos = (int)o->eos;
 	return t;
 }
 

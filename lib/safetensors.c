@@ -351,25 +351,85 @@ static void format_shape(char *buf, size_t n, int ndim, const int64_t *shape)
 		snprintf(buf + used, n - used, "]");
 }
 
-const float *st_get_f32(const struct st_file *f, const char *name, int ndim, const int64_t *shape)
+/* The named tensor, when its dtype is one of accept (a bit set) and its
+ * shape is shape; NULL with zerr naming what was expected otherwise. */
+static const struct st_tensor *typed_tensor(const struct st_file *f, const char *name, unsigned accept,
+					    const char *want_dtype, int ndim, const int64_t *shape)
 {
 	const struct st_tensor *t = st_find(f, name);
 	if (!t) {
 		fail(f, "tensor %s is missing", name);
 		return NULL;
 	}
-	bool same = t->dtype == ST_F32 && t->ndim == ndim;
+	bool same = (accept >> t->dtype & 1) && t->ndim == ndim;
 	for (int i = 0; same && i < ndim; i++)
 		same = t->shape[i] == shape[i];
 	if (!same) {
 		char want[160], have[160];
 		format_shape(want, sizeof want, ndim, shape);
 		format_shape(have, sizeof have, t->ndim, t->shape);
-		fail(f, "tensor %s: expected F32 %s, found %s %s", name, want,
+		fail(f, "tensor %s: expected %s %s, found %s %s", name, want_dtype, want,
 		     st_dtype_name(t->dtype), have);
 		return NULL;
 	}
-	return t->data;
+	return t;
+}
+
+const float *st_get_f32(const struct st_file *f, const char *name, int ndim, const int64_t *shape)
+{
+	const struct st_tensor *t = typed_tensor(f, name, 1u << ST_F32, "F32", ndim, shape);
+	return t ? t->data : NULL;
+}
+
+static float f32_of_bits(uint32_t bits)
+{
+	float x;
+	memcpy(&x, &bits, sizeof x);
+	return x;
+}
+
+/* bfloat16 is the top half of a float32. */
+float st_bf16_to_f32(uint16_t h)
+{
+	return f32_of_bits((uint32_t)h << 16);
+}
+
+/* binary16: 1 sign, 5 exponent (bias 15), 10 fraction bits. */
+float st_f16_to_f32(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = h >> 10 & 0x1f, frac = h & 0x3ff;
+	if (exp == 0x1f) /* infinity or NaN: all-ones exponent, the payload moved up */
+		return f32_of_bits(sign | 0x7f800000u | frac << 13);
+	if (exp)         /* normal: rebias 15 -> 127 */
+		return f32_of_bits(sign | (exp + 112) << 23 | frac << 13);
+	if (!frac)
+		return f32_of_bits(sign);
+	/* subnormal, frac * 2^-24: normal in float32 once the leading 1 is
+	 * shifted up to the implicit bit */
+	uint32_t e = 113;
+	while (!(frac & 0x400)) {
+		frac <<= 1;
+		e--;
+	}
+	return f32_of_bits(sign | e << 23 | (frac & 0x3ff) << 13);
+}
+
+int st_read_f32(const struct st_file *f, const char *name, int ndim, const int64_t *shape, float *out)
+{
+	unsigned accept = 1u << ST_F32 | 1u << ST_F16 | 1u << ST_BF16;
+	const struct st_tensor *t = typed_tensor(f, name, accept, "F32, F16 or BF16", ndim, shape);
+	if (!t)
+		return -1;
+	if (t->dtype == ST_F32) {
+		memcpy(out, t->data, t->nbytes);
+		return 0;
+	}
+	/* Little-endian 16-bit values at any alignment. */
+	const unsigned char *p = t->data;
+	float (*widen)(uint16_t) = t->dtype == ST_F16 ? st_f16_to_f32 : st_bf16_to_f32;
+	for (size_t i = 0; i < t->count; i++)
+		out[i] = widen((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+	return 0;
 }
 
 const char *st_meta(const struct st_file *f, const char *key)

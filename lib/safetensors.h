@@ -66,6 +66,16 @@ const struct st_tensor *st_find(const struct st_file *f, const char *name);
 /* The named tensor as float32 of exactly this shape; NULL with zerr
  * ("file: tensor NAME: expected F32 [4, 8], found F16 [4, 8]") otherwise. */
 const float *st_get_f32(const struct st_file *f, const char *name, int ndim, const int64_t *shape);
+/* The named tensor as float32 of exactly this shape, into out (count
+ * floats): F32 copied, F16 and BF16 widened (exactly: every 16-bit value
+ * is an fp32 value). -1 with zerr ("file: tensor NAME: expected F32, F16
+ * or BF16 [4, 8], found I32 [4, 8]") otherwise. */
+int st_read_f32(const struct st_file *f, const char *name, int ndim, const int64_t *shape, float *out);
+/* One bfloat16 or IEEE 754 binary16 value (its bits) as float32: exact for
+ * every pattern; subnormals become normal floats, infinities stay
+ * infinite, NaNs keep their sign and payload (not quieted, as NumPy does). */
+float st_bf16_to_f32(uint16_t h);
+float st_f16_to_f32(uint16_t h);
 /* A __metadata__ string, or NULL. */
 const char *st_meta(const struct st_file *f, const char *key);
 /* Every tensor's crc32 against zipper.crc32; names the first that differs.

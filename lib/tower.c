@@ -394,13 +394,28 @@ void tower_alloc_acts(struct tower *t, int B, int T)
 	t->acts = a;
 }
 
+static void free_tensors(struct tower *t)
+{
+	for (size_t i = 0; i < t->n_tensors; i++)
+		free(t->tensors[i].name);
+	free(t->tensors);
+	t->tensors = NULL;
+	t->n_tensors = 0;
+}
+
+void tower_set_prefix(struct tower *t, const char *prefix)
+{
+	free_tensors(t);
+	free(t->prefix);
+	t->prefix = xstrdup(prefix);
+	build_tensors(t);
+}
+
 void tower_free(struct tower *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n_tensors; i++)
-		free(t->tensors[i].name);
-	free(t->tensors);
+	free_tensors(t);
 	free(t->prefix);
 	free(t->params);
 	free(t->grads);
@@ -870,11 +885,9 @@ struct tower *tower_load(const struct st_file *f, const char *prefix, const stru
 	for (size_t i = 0; i < t->n_tensors && !rc; i++) {
 		const struct tower_tensor *x = &t->tensors[i];
 		names[i] = x->name;
-		const float *src = st_get_f32(f, x->name, x->ndim, x->shape);
-		if (!src)
-			rc = -1;
-		else
-			memcpy(t->params + x->offset, src, x->count * sizeof(float));
+		/* F16 and BF16 (Hugging Face checkpoints) widen straight into
+		 * the fp32 parameters: no copy besides them. */
+		rc = st_read_f32(f, x->name, x->ndim, x->shape, t->params + x->offset);
 	}
 	/* Unknown names under a real prefix are a mistake; a bare Hugging Face
 	 * file may carry extras (rotary buffers, a tied head) we do not need. */

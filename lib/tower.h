@@ -98,10 +98,13 @@ void tower_free(struct tower *t);
 /* Normal(0, 0.02) weights, ones in the norms. */
 void tower_init_random(struct tower *t, struct rng *r);
 const struct tower_tensor *tower_find(const struct tower *t, const char *name);
+/* Renames the tensors (e.g. a bare Hugging Face checkpoint's "" to "text."). */
+void tower_set_prefix(struct tower *t, const char *prefix);
 
 /* Loads a tower from an open model file. prefix NULL: found from the name
  * of the embedding tensor. cfg NULL: the file's zipper.config. Every
- * tensor must be there with the right shape, and no unknown one with the prefix. */
+ * tensor must be there with the right shape, and no unknown one with the
+ * prefix. Tensors may be F32, F16 or BF16 (widened to fp32). */
 struct tower *tower_load(const struct st_file *f, const char *prefix, const struct tower_config *cfg);
 /* What a tower file says besides the architecture: the modality it models
  * (its tensor prefix without the dot) and the end token it was trained

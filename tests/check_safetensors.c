@@ -3,12 +3,14 @@
 #include "config.h"
 
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "safetensors.h"
+#include "sha256.h"
 #include "xalloc.h"
 #include "zerr.h"
 
@@ -291,6 +293,111 @@ START_TEST(test_check_names)
 }
 END_TEST
 
+static uint32_t bits_of(float x)
+{
+	uint32_t u;
+	memcpy(&u, &x, sizeof u);
+	return u;
+}
+
+START_TEST(test_f16_every_pattern)
+{
+	/* Cases by hand first, so a failure says which. */
+	ck_assert_uint_eq(bits_of(st_f16_to_f32(0x3c00)), bits_of(1.0f));
+	ck_assert_uint_eq(bits_of(st_f16_to_f32(0xc000)), bits_of(-2.0f));
+	ck_assert_uint_eq(bits_of(st_f16_to_f32(0x7bff)), bits_of(65504.0f));
+	ck_assert_uint_eq(bits_of(st_f16_to_f32(0x0400)), bits_of(0x1p-14f)); /* smallest normal */
+	ck_assert_uint_eq(bits_of(st_f16_to_f32(0x0001)), bits_of(0x1p-24f)); /* smallest subnormal */
+	ck_assert_uint_eq(bits_of(st_f16_to_f32(0x83ff)), bits_of(-0x3ffp-24f)); /* largest subnormal */
+	ck_assert_uint_eq(bits_of(st_f16_to_f32(0x8000)), 0x80000000u); /* -0 */
+	ck_assert_uint_eq(bits_of(st_f16_to_f32(0x7c00)), 0x7f800000u); /* +inf */
+	ck_assert_uint_eq(bits_of(st_f16_to_f32(0xfc00)), 0xff800000u); /* -inf */
+	ck_assert_uint_eq(bits_of(st_f16_to_f32(0x7e00)), 0x7fc00000u); /* quiet NaN */
+	ck_assert_uint_eq(bits_of(st_f16_to_f32(0xfc01)), 0xff802000u); /* signalling, payload kept */
+#ifdef __FLT16_MAX__
+	/* And the compiler's own _Float16 (GCC and Clang on x86-64, AArch64):
+	 * bit-exact except that it may quiet a signalling NaN's payload. */
+	for (uint32_t h = 0; h < 65536; h++) {
+		uint16_t h16 = (uint16_t)h;
+		_Float16 x;
+		memcpy(&x, &h16, sizeof x);
+		float want_f = (float)x, have = st_f16_to_f32(h16);
+		if (isnan(want_f))
+			ck_assert_msg(isnan(have) && signbit(have) == signbit(want_f), "half %04x", h);
+		else
+			ck_assert_msg(bits_of(have) == bits_of(want_f), "half %04x: %08x, _Float16 says %08x", h,
+				      bits_of(have), bits_of(want_f));
+	}
+#endif
+	/* Then all 65,536 halves, as little-endian float32 bits, hashed and compared
+	 * with NumPy's conversion of the same (tests/ref/tower_hf.py). */
+	unsigned char *table = xmalloc(65536 * 4);
+	for (uint32_t h = 0; h < 65536; h++) {
+		uint32_t u = bits_of(st_f16_to_f32((uint16_t)h));
+		for (int k = 0; k < 4; k++)
+			table[4 * h + (uint32_t)k] = (unsigned char)(u >> (8 * k));
+	}
+	uint8_t d[32];
+	char hex[65], want[80] = "";
+	sha256(table, 65536 * 4, d);
+	sha256_hex(d, hex);
+	free(table);
+	char *p = xasprintf("%s/tests/data/f16-f32.sha256", getenv("top_srcdir") ? getenv("top_srcdir") : ".");
+	FILE *f = fopen(p, "r");
+	ck_assert_msg(f && fgets(want, sizeof want, f), "cannot read %s", p);
+	fclose(f);
+	free(p);
+	want[strcspn(want, "\n")] = 0;
+	ck_assert_str_eq(hex, want);
+}
+END_TEST
+
+START_TEST(test_bf16_every_pattern)
+{
+	/* bfloat16 is the top half of a float32, NaNs and subnormals included. */
+	for (uint32_t h = 0; h < 65536; h++)
+		ck_assert_uint_eq(bits_of(st_bf16_to_f32((uint16_t)h)), h << 16);
+	ck_assert(st_bf16_to_f32(0x3f80) == 1.0f && st_bf16_to_f32(0xc040) == -3.0f);
+}
+END_TEST
+
+START_TEST(test_read_f32_widens_f16_and_bf16)
+{
+	float a[3] = {1, -2, 0.5f};
+	uint16_t bf[3] = {0x3f80, 0xc040, 0x0000}; /* 1, -3, 0 */
+	unsigned char h[8] = {0x00, 0x3c, 0x00, 0xc0, 0x01, 0x00, 0x00, 0x7c}; /* 1, -2, 2^-24, inf (LE) */
+	int32_t i[3] = {1, 2, 3};
+	struct st_writer *w = st_writer_new(NULL, 0, NULL);
+	st_writer_add(w, "b", ST_BF16, 1, (int64_t[]){3}, bf); /* 6 bytes: h lands 2-byte aligned */
+	st_writer_add(w, "h", ST_F16, 2, (int64_t[]){2, 2}, h);
+	st_writer_add(w, "a", ST_F32, 1, (int64_t[]){3}, a);
+	st_writer_add(w, "i", ST_I32, 1, (int64_t[]){3}, i);
+	ck_assert_int_eq(st_writer_write(w, path), 0);
+	st_writer_free(w);
+	struct st_file f;
+	ck_assert_int_eq(st_open(&f, path), 0);
+	float out[4];
+	ck_assert_int_eq(st_read_f32(&f, "b", 1, (int64_t[]){3}, out), 0);
+	ck_assert(out[0] == 1.0f && out[1] == -3.0f && out[2] == 0.0f);
+	ck_assert_int_eq(st_read_f32(&f, "h", 2, (int64_t[]){2, 2}, out), 0);
+	ck_assert(out[0] == 1.0f && out[1] == -2.0f && out[2] == 0x1p-24f && isinf(out[3]) && out[3] > 0);
+	ck_assert_int_eq(st_read_f32(&f, "a", 1, (int64_t[]){3}, out), 0);
+	ck_assert(memcmp(out, a, sizeof a) == 0);
+	char *want = xasprintf("%s: tensor i: expected F32, F16 or BF16 [3], found I32 [3]", path);
+	ck_assert_int_eq(st_read_f32(&f, "i", 1, (int64_t[]){3}, out), -1);
+	ck_assert_str_eq(zerr_msg(), want);
+	free(want);
+	want = xasprintf("%s: tensor h: expected F32, F16 or BF16 [4], found F16 [2, 2]", path);
+	ck_assert_int_eq(st_read_f32(&f, "h", 1, (int64_t[]){4}, out), -1);
+	ck_assert_str_eq(zerr_msg(), want);
+	free(want);
+	/* st_get_f32 uses data in place: F32 only. */
+	ck_assert_ptr_null(st_get_f32(&f, "b", 1, (int64_t[]){3}));
+	ck_assert_ptr_nonnull(strstr(zerr_msg(), "tensor b: expected F32 [3], found BF16 [3]"));
+	st_close(&f);
+}
+END_TEST
+
 START_TEST(test_missing_file)
 {
 	struct st_file f;
@@ -323,6 +430,9 @@ static Suite *st_suite(void)
 	tcase_add_test(tc, test_corrupt_tensor_named);
 	tcase_add_test(tc, test_check_names);
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_f16_every_pattern);
+	tcase_add_test(tc, test_bf16_every_pattern);
+	tcase_add_test(tc, test_read_f32_widens_f16_and_bf16);
 	suite_add_tcase(s, tc);
 	return s;
 }

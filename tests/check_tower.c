@@ -211,6 +211,45 @@ START_TEST(test_hugging_face_checkpoint_loads_as_a_tower)
 }
 END_TEST
 
+/* tests/ref/tower_hf.py: the same checkpoint rounded to BF16 and to F16;
+ * loaded (widened to fp32), each gives PyTorch's logits for the rounded
+ * weights upcast to fp32. */
+START_TEST(test_hugging_face_bf16_f16_checkpoints)
+{
+	char *pr = data_path("tower-hf-ref.safetensors"), *pj = data_path("tower-hf.json");
+	struct st_file ref;
+	ck_assert_msg(st_open(&ref, pr) == 0, "%s", zerr_msg());
+	struct tower_config c;
+	cJSON *j = read_json(pj);
+	ck_assert_msg(tower_config_from_json(&c, j) == 0, "%s", zerr_msg());
+	cJSON_Delete(j);
+	const struct st_tensor *tok = st_find(&ref, "ref.tokens");
+	ck_assert_ptr_nonnull(tok);
+	int B = (int)tok->shape[0], T = (int)tok->shape[1];
+	const int32_t *tokens = ref_i32(&ref, "ref.tokens", (size_t)B * T);
+	size_t n = (size_t)B * T * c.vocab;
+	const char *kinds[][3] = {{"tower-hf-bf16.safetensors", "ref.logits.bf16", "BF16"},
+				  {"tower-hf-f16.safetensors", "ref.logits.f16", "F16"}};
+	for (int k = 0; k < 2; k++) {
+		char *p = data_path(kinds[k][0]);
+		struct st_file hf;
+		ck_assert_msg(st_open(&hf, p) == 0, "%s", zerr_msg());
+		ck_assert_str_eq(st_dtype_name(st_find(&hf, "model.norm.weight")->dtype), kinds[k][2]);
+		struct tower *t = tower_load(&hf, NULL, &c);
+		ck_assert_msg(t != NULL, "%s", zerr_msg());
+		tower_forward(t, tokens, NULL, B, T);
+		double e = rel_err(tower_logits(t), ref_f32(&ref, kinds[k][1], n), n);
+		ck_assert_msg(e <= 1e-5, "%s logits: relative error %g", kinds[k][2], e);
+		tower_free(t);
+		st_close(&hf);
+		free(p);
+	}
+	st_close(&ref);
+	free(pr);
+	free(pj);
+}
+END_TEST
+
 static struct tower *tiny_tower(bool tied, uint64_t seed)
 {
 	struct tower_config c;
@@ -367,6 +406,7 @@ static Suite *tower_suite(void)
 	tcase_add_test(tc, test_ref_logits_loss_and_gradients);
 	tcase_add_test(tc, test_ref_three_adamw_steps);
 	tcase_add_test(tc, test_hugging_face_checkpoint_loads_as_a_tower);
+	tcase_add_test(tc, test_hugging_face_bf16_f16_checkpoints);
 	tcase_add_test(tc, test_finite_differences_every_tensor);
 	tcase_add_test(tc, test_kv_cache_matches_full_forward);
 	tcase_add_test(tc, test_config_json_roundtrip_and_errors);

@@ -58,7 +58,7 @@ esac
 
 # Bad input: one clear line, the right exit status, nothing written.
 expect_exit 2 zip-train train.tok -o x.zpm
-expect_stderr "exactly one of --config and --init"
+expect_stderr "give --config or --init"
 expect_exit 2 zip-train --config tower.json train.tok
 expect_exit 2 zip-train --config tower.json -T 100 train.tok -o x.zpm
 expect_stderr "max_seq"
