@@ -121,7 +121,8 @@ stage7() {
 # sample_ids TEXT N SALT OUT: N utterance ids of Kaldi TEXT drawn at random
 # (ids sort by voice, so the first N would be a few voices), in id order.
 sample_ids() {
-	shuffle "$seed" "$3" <"$1" | head -n "$2" | sort >"$4"
+	# awk, not head: head would stop reading and pipefail would see SIGPIPE
+	shuffle "$seed" "$3" <"$1" | awk -v n="$2" 'NR <= n' | sort >"$4"
 }
 
 # Stage 8: every model on a random sample of each evaluation split: ASR WER,
@@ -159,8 +160,8 @@ stage8() {
 best_asr_model() {
 	local f
 	for f in "$dir"/exp/fused/*/dev.asr.json; do
-		printf '%s %s\n' "$(sed -n 's/.*"wer":[[:space:]]*\([0-9.eE+-]*\).*/\1/p' "$f" | head -n 1)" "${f%/dev.asr.json}/model.zpm"
-	done | sort -g | head -n 1 | cut -d' ' -f2 | grep .
+		printf '%s %s\n' "$(sed -n 's/.*"wer":[[:space:]]*\([0-9.eE+-]*\).*/\1/p' "$f")" "${f%/dev.asr.json}/model.zpm"
+	done | sort -g | awk 'NR == 1 { print $2 }' | grep .
 }
 
 # resynthesis_ceiling: the TTS WER of perfect speech tokens, i.e. what the
@@ -197,7 +198,7 @@ pick_samples() {
 	rm -rf "$o" && mkdir -p "$o"
 	awk '$2 >= 2.5 && $2 <= 5 { print $1 }' "$d/utt2dur" | shuffle "$seed" samples |
 		awk 'NR == FNR { spk[$1] = $2; next } !seen[spk[$1]]++' "$d/utt2spk" - |
-		head -n "$n_samples" | sort >"$o/ids"
+		awk -v n="$n_samples" 'NR <= n' | sort >"$o/ids"
 	while read -r id; do
 		cp "$(awk -v id="$id" '$1 == id { print $2 }' "$d/wav.scp")" "$o/$id.flac"
 	done <"$o/ids"

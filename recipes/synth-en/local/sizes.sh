@@ -47,7 +47,7 @@ if [ "$tiny" = true ]; then
 	speech_tower_config='{"d_model": 32, "n_layers": 2, "n_heads": 2, "n_kv_heads": 2, "d_ff": 64, "max_seq": 512}'
 else
 	text_vocab=2048 speech_units=512 kmeans_iters=15 fit_utts=1500
-	tower_steps=1500 fused_steps=600 eval_utts_asr=200 eval_utts_tts=60
+	tower_steps=1500 fused_steps=400 eval_utts_asr=200 eval_utts_tts=60
 	text_tower_config='{"d_model": 256, "n_layers": 4, "n_heads": 4, "n_kv_heads": 4, "d_ff": 688, "max_seq": 640}'
 	speech_tower_config='{"d_model": 256, "n_layers": 4, "n_heads": 4, "n_kv_heads": 4, "d_ff": 688, "max_seq": 512}'
 fi
