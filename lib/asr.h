@@ -1,7 +1,7 @@
 /* asr: speech tokens -> words with a model made by zip-fuse (kind "fused"
  * or "single-decoder") and the tokenizers it carries (or others given).
- * What zip-transcribe runs, with zip-generate --task asr's decoding: the
- * same defaults and guards, so both write the same words.
+ * What zip-transcribe runs; the decoding is zip-generate --task asr's
+ * (lib/speechtext.h, shared), so both write the same words.
  *
  *   greedy (beam 1): a fused model decodes `batch` utterances at once
  *     (fusegen_greedy); a single decoder one at a time;
