@@ -23,7 +23,7 @@ bool fused_model_file(const char *path)
 	struct st_file f;
 	if (st_open(&f, path) < 0)
 		cli_die("%s", zerr_msg());
-	bool fused = f.kind && (!strcmp(f.kind, "fused") || !strcmp(f.kind, "single-decoder"));
+	bool fused = speechtext_model(&f);
 	st_close(&f);
 	return fused;
 }
@@ -110,8 +110,6 @@ struct fused_io {
 	struct zout *zo;
 	int32_t *ids;
 	size_t n_ids, cap;
-	char *text; /* a transcript */
-	size_t tcap;
 };
 
 /* Writes modality mod to path: transcripts when text has a tokenizer
@@ -179,8 +177,10 @@ static void io_write(struct fused_io *io, const char *id, const int32_t *ids, si
 			cli_die("%s", zerr_msg());
 		return;
 	}
-	size_t len = speechtext_line(io->m, ids, n, &io->text, &io->tcap);
-	if (zout_printf(io->zo, "%s %.*s\n", id, (int)len, io->text) < 0)
+	char *line = speechtext_line(io->m, ids, n);
+	int rc = zout_printf(io->zo, "%s %s\n", id, line);
+	free(line);
+	if (rc < 0)
 		cli_die("%s", zerr_msg());
 }
 
@@ -193,7 +193,6 @@ static void io_close(struct fused_io *io)
 	if (io->tw ? tok_commit(io->tw) < 0 : zout_commit(io->zo) < 0)
 		cli_die("%s", zerr_msg());
 	free(io->ids);
-	free(io->text);
 }
 
 /* Utterances waiting to be decoded together. */

@@ -98,57 +98,21 @@ int asr_max_in(const struct asr *a)
 	return a->m.max_in;
 }
 
-/* The words of n text tokens, one line (malloc'd). */
-static char *words(struct asr *a, const int32_t *ids, size_t n)
+void asr_transcribe(struct asr *a, const int32_t *const *ids, const size_t *n, int nb, char **text)
 {
-	char *s = NULL;
-	size_t cap = 0;
-	speechtext_line(&a->m, ids, n, &s, &cap);
-	return s;
-}
-
-/* Greedy, a fused model, nb <= batch utterances that fit. */
-static void greedy_batch(struct asr *a, const int32_t *const *ids, const size_t *n, int nb, char **text)
-{
-	speechtext_greedy(&a->m, ids, n, nb);
-	for (int b = 0; b < nb; b++)
-		text[b] = words(a, a->m.rows + (size_t)b * a->m.stride, (size_t)a->m.len[b]);
-}
-
-/* One utterance that fits, with decode_generate (beam search, or greedy). */
-static char *one(struct asr *a, const int32_t *ids, size_t n)
-{
-	int made = speechtext_generate(&a->m, ids, n, &a->dp, NULL, a->out);
-	if (made < 0)
-		abort(); /* the length was checked */
-	return words(a, a->out, speechtext_output(&a->m, a->out, made));
-}
-
-void asr_transcribe(struct asr *a, const int32_t *const *ids, const size_t *n, int nb, char **text, char **err)
-{
-	const int32_t **fit_ids = xmallocarray((size_t)nb + 1, sizeof *fit_ids);
-	size_t *fit_n = xmallocarray((size_t)nb + 1, sizeof *fit_n);
-	int *where = xmallocarray((size_t)nb + 1, sizeof *where);
-	char **fit_text = xcalloc((size_t)nb + 1, sizeof *fit_text);
-	int nf = 0;
-	for (int b = 0; b < nb; b++) {
-		text[b] = err[b] = NULL;
-		if (n[b] > (size_t)a->m.max_in) {
-			err[b] = xasprintf("%zu speech tokens: longer than the model allows (%d)", n[b], a->m.max_in);
-			continue;
+	if (!speechtext_batched(&a->m)) { /* one at a time: beam search, or a single decoder */
+		for (int b = 0; b < nb; b++) {
+			int made = speechtext_generate(&a->m, ids[b], n[b], &a->dp, NULL, a->out);
+			if (made < 0)
+				abort(); /* the lengths fit */
+			text[b] = speechtext_line(&a->m, a->out, speechtext_output(&a->m, a->out, made));
 		}
-		fit_ids[nf] = ids[b], fit_n[nf] = n[b], where[nf++] = b;
+		return;
 	}
-	bool batched = speechtext_batched(&a->m);
-	for (int i = 0; i < nf;) {
-		int m = batched ? (nf - i < a->o.batch ? nf - i : a->o.batch) : 1;
-		if (batched)
-			greedy_batch(a, fit_ids + i, fit_n + i, m, fit_text + i);
-		else
-			fit_text[i] = one(a, fit_ids[i], fit_n[i]);
-		i += m;
+	for (int i = 0; i < nb; i += a->o.batch) {
+		int m = nb - i < a->o.batch ? nb - i : a->o.batch;
+		speechtext_greedy(&a->m, ids + i, n + i, m);
+		for (int b = 0; b < m; b++)
+			text[i + b] = speechtext_line(&a->m, a->m.rows + (size_t)b * a->m.stride, (size_t)a->m.len[b]);
 	}
-	for (int i = 0; i < nf; i++)
-		text[where[i]] = fit_text[i];
-	free(fit_ids), free(fit_n), free(where), free(fit_text);
 }

@@ -47,9 +47,8 @@ const struct speechtok *asr_speechtok(const struct asr *a);
 /* Most speech tokens an utterance may have. */
 int asr_max_in(const struct asr *a);
 
-/* Transcribes nb utterances ids[b] (n[b] speech tokens each): text[b] is
- * a malloc'd line, or NULL when utterance b is too long (err[b], malloc'd,
- * says why). Any nb: greedy runs them `batch` at a time. */
-void asr_transcribe(struct asr *a, const int32_t *const *ids, const size_t *n, int nb, char **text, char **err);
+/* Transcribes nb utterances ids[b] of n[b] <= asr_max_in() speech tokens
+ * each: text[b] is a malloc'd line. Any nb: greedy runs `batch` at a time. */
+void asr_transcribe(struct asr *a, const int32_t *const *ids, const size_t *n, int nb, char **text);
 
 #endif

@@ -47,6 +47,11 @@ static int open_single(struct speechtext *m, const struct st_file *f)
 	return 0;
 }
 
+bool speechtext_model(const struct st_file *f)
+{
+	return f->kind && (!strcmp(f->kind, "fused") || !strcmp(f->kind, "single-decoder"));
+}
+
 int speechtext_open(struct speechtext *m, const struct st_file *f, const struct speechtext_opts *o)
 {
 	memset(m, 0, sizeof *m);
@@ -57,13 +62,12 @@ int speechtext_open(struct speechtext *m, const struct st_file *f, const struct 
 		m->o.repeat_span = m->out == ZM_TEXT ? 12 : 100;
 	if (m->o.max_ratio < 0)
 		m->o.max_ratio = m->out == ZM_TEXT ? 1.0 : 20.0;
-	bool fused = f->kind && !strcmp(f->kind, "fused");
-	if (!fused && (!f->kind || strcmp(f->kind, "single-decoder"))) {
+	if (!speechtext_model(f)) {
 		zerr_set("%s: not a fused model (zipper.kind is %s; make one with zip-fuse)", f->path,
 			 f->kind ? f->kind : "missing");
 		return -1;
 	}
-	if ((fused ? open_fused(m, f) : open_single(m, f)) < 0)
+	if ((!strcmp(f->kind, "fused") ? open_fused(m, f) : open_single(m, f)) < 0)
 		return -1;
 	m->prompt = xmallocarray((size_t)m->max_in + 4, sizeof *m->prompt);
 	if (speechtext_batched(m)) {
@@ -118,7 +122,8 @@ int speechtext_budget(double ratio, double n, int room, int cap)
 	return cap > 0 && m > cap ? cap : m;
 }
 
-int speechtext_max_new(const struct speechtext *m, size_t n)
+/* For n input tokens (< 1: no room left). */
+static int budget(const struct speechtext *m, size_t n)
 {
 	int room = m->dm.max_len - (m->z ? 1 : (int)n + 3) - m->o.reserve;
 	return speechtext_budget(m->o.max_ratio, (double)n, room, m->o.max_new);
@@ -151,7 +156,7 @@ int speechtext_generate(struct speechtext *m, const int32_t *ids, size_t n, cons
 {
 	struct decode_params p = *dp;
 	p.eos = m->eos;
-	p.max_new = speechtext_max_new(m, n);
+	p.max_new = budget(m, n);
 	if (prepare(m, ids, n) < 0)
 		return -1;
 	if (p.max_new < 1) {
@@ -164,7 +169,7 @@ int speechtext_generate(struct speechtext *m, const int32_t *ids, size_t n, cons
 void speechtext_greedy(struct speechtext *m, const int32_t *const *ids, const size_t *n, int nb)
 {
 	for (int b = 0; b < nb; b++)
-		m->max_new[b] = speechtext_max_new(m, n[b]);
+		m->max_new[b] = budget(m, n[b]);
 	if (fusegen_encode_batch(m->g, ids, n, nb) < 0)
 		abort(); /* the caller checked the lengths */
 	fusegen_greedy(m->g, m->max_new, nb, m->rows, m->stride, m->len);
@@ -189,14 +194,15 @@ size_t speechtext_output(const struct speechtext *m, int32_t *gen, int made)
 	return speechtext_keep(gen, made, m->bos, m->eos, off, m->vocab[m->out]);
 }
 
-size_t speechtext_line(struct speechtext *m, const int32_t *ids, size_t n, char **line, size_t *cap)
+char *speechtext_line(struct speechtext *m, const int32_t *ids, size_t n)
 {
-	size_t len = 0;
+	size_t len = 0, cap = 0;
+	char *s = NULL;
 	bpe_decode(m->bpe, ids, n, &m->bytes, &len, &m->bcap);
 	/* a model can end on half a character: transcripts stay UTF-8 */
-	len = utf8_repair(line, cap, m->bytes ? m->bytes : "", len);
+	len = utf8_repair(&s, &cap, m->bytes ? m->bytes : "", len);
 	for (size_t i = 0; i < len; i++)
-		if ((*line)[i] == '\n' || (*line)[i] == '\r' || (*line)[i] == '\0')
-			(*line)[i] = ' ';
-	return len;
+		if (s[i] == '\n' || s[i] == '\r' || s[i] == '\0')
+			s[i] = ' ';
+	return s;
 }

@@ -1,17 +1,15 @@
-/* speechtext: a model made by zip-fuse (kind "fused" or "single-decoder")
- * generating one modality from the other: text from speech (asr) or
- * speech from text (tts). zip-generate (cmd/fused-generate.c) and
- * zip-transcribe (lib/asr.h) both decode through it, so they cannot drift:
+/* speechtext: one modality from the other with a model made by zip-fuse
+ * (kind "fused" or "single-decoder"): text from speech (asr), speech from
+ * text (tts). zip-generate (cmd/fused-generate.c) and zip-transcribe
+ * (lib/asr.h) both decode through it, so they cannot drift:
  *
- *   the prompt: a fused model encodes the input with its input tower and
- *     starts the output from its bos; a single decoder reads
- *     [bos input eos][bos of the output], as in training;
- *   max_new: an utterance of n input tokens gets at most max_ratio * n + 10
- *     output tokens, capped by max_new when > 0 and by the model's room;
+ *   the prompt: a fused model encodes the input with its input tower; a
+ *     single decoder reads [bos input eos][bos of the output], as trained;
+ *   an utterance of n input tokens gets at most max_ratio * n + 10 output
+ *     tokens, capped by max_new when > 0 and by the model's room;
  *   outputs keep only the output modality's tokens (not bos, eos, nor
  *     beyond its archive vocabulary), in the archive's ids;
- *   greedy decoding of `batch` utterances at once (fused models only);
- *   transcripts: the text tokenizer's bytes as one line of valid UTF-8. */
+ *   fused models can decode `batch` utterances greedily at once. */
 #ifndef ZIPPER_SPEECHTEXT_H
 #define ZIPPER_SPEECHTEXT_H
 
@@ -57,8 +55,9 @@ struct speechtext {
 struct st_file;
 struct rng;
 
-/* Opens the model f (the caller closes f); -1 (zerr) when it is neither
- * kind or does not load. Keeps a copy of o. */
+/* f is a model made by zip-fuse: kind "fused" or "single-decoder". */
+bool speechtext_model(const struct st_file *f);
+/* Opens the model f (the caller closes f); -1 (zerr) when it is neither kind or does not load. */
 int speechtext_open(struct speechtext *m, const struct st_file *f, const struct speechtext_opts *o);
 void speechtext_close(struct speechtext *m);
 /* m->bpe: the text tokenizer at path, else the one f carries, else NULL;
@@ -67,10 +66,8 @@ int speechtext_text_tokenizer(struct speechtext *m, const struct st_file *f, con
 /* Fused models decode greedily `batch` utterances at a time. */
 bool speechtext_batched(const struct speechtext *m);
 
-/* ratio * n + 10, within room, then within cap when cap > 0. */
+/* Most output tokens: ratio * n + 10, within room, then within cap when cap > 0. */
 int speechtext_budget(double ratio, double n, int room, int cap);
-/* Most output tokens for n input tokens (< 1: no room left). */
-int speechtext_max_new(const struct speechtext *m, size_t n);
 
 /* One utterance (n <= max_in): decode_generate with dp (its eos and
  * max_new set here) into gen (dm.max_len + 1); returns the ids made, or
@@ -82,12 +79,12 @@ int speechtext_generate(struct speechtext *m, const int32_t *ids, size_t n, cons
 void speechtext_greedy(struct speechtext *m, const int32_t *const *ids, const size_t *n, int nb);
 
 /* Keeps the made ids of gen that are tokens of an archive of `vocab` ids
- * (not bos, eos, nor id - off outside [0, vocab)), less off; their count. */
+ * (not bos, eos, nor id - off outside [0, vocab)), less off; their count.
+ * speechtext_output: those of the output modality. */
 size_t speechtext_keep(int32_t *gen, int made, int32_t bos, int32_t eos, int32_t off, int vocab);
-/* speechtext_keep for the output modality. */
 size_t speechtext_output(const struct speechtext *m, int32_t *gen, int made);
 /* Text tokens -> one line of valid UTF-8 (line breaks and NULs become
- * spaces) in *line (*cap bytes, NUL-terminated); its length. */
-size_t speechtext_line(struct speechtext *m, const int32_t *ids, size_t n, char **line, size_t *cap);
+ * spaces), malloc'd. */
+char *speechtext_line(struct speechtext *m, const int32_t *ids, size_t n);
 
 #endif
