@@ -84,7 +84,7 @@ static void gen_open(struct gen *gn, const struct fused_opts *o)
 		cli_usage_error("%s: chains of outputs need a fused model (zip-fuse)", o->model);
 	if (o->chain)
 		chain_open(gn, o);
-	if (speechtext_text_tokenizer(&gn->m, &f, o->text_tokenizer) < 0)
+	if (speechtext_text_tokenizer(&gn->m, &f, o->text_tokenizer, false) < 0)
 		cli_die("%s", zerr_msg());
 	carried_fingerprints(gn, &f);
 	if (o->text_tokenizer && sha256_file_fingerprint(o->text_tokenizer, gn->fingerprint[ZM_TEXT]) < 0)
@@ -279,7 +279,7 @@ int fused_generate(const struct fused_opts *o)
 		io_output(&io2, &gn, m->in, m->in == ZM_SPEECH ? o->speech_out : o->output, o);
 		gen2 = xmallocarray((size_t)gn.dm2.max_len + 1, sizeof *gen2);
 	}
-	int32_t *gen = xmallocarray((size_t)m->dm.max_len + 1, sizeof *gen);
+	int32_t *gen = m->gen;
 	struct rng rng;
 	rng_seed(&rng, (uint64_t)o->seed);
 	struct progress bar;
@@ -306,7 +306,7 @@ int fused_generate(const struct fused_opts *o)
 				group_run(&grp, m, &io);
 			continue;
 		}
-		int made = speechtext_generate(m, ids, n, &o->dp, &rng, gen);
+		int made = speechtext_generate(m, ids, n, &o->dp, &rng);
 		int made2 = made >= 0 && o->chain ? chain_next(&gn, ids, n, gen, made, o, &rng, gen2) : 0;
 		if (made < 0 || made2 < 0) {
 			const char *where = io_where(&io, &line);
@@ -330,7 +330,6 @@ int fused_generate(const struct fused_opts *o)
 	if (o->chain)
 		io_close(&io2);
 	gen_close(&gn);
-	free(gen);
 	free(gen2);
 	if (bad)
 		cli_die("%ld utterance(s) skipped", bad);

@@ -16,7 +16,6 @@ struct asr {
 	struct speechtext m;   /* text from speech */
 	struct decode_params dp;
 	struct speechtok *tok;
-	int32_t *out;          /* (dm.max_len + 1): one utterance's output */
 };
 
 void asr_opts_default(struct asr_opts *o)
@@ -28,13 +27,8 @@ void asr_opts_default(struct asr_opts *o)
 static int open_tokenizers(struct asr *a, const struct st_file *f)
 {
 	const struct asr_opts *o = &a->o;
-	if (speechtext_text_tokenizer(&a->m, f, o->text_tokenizer) < 0)
+	if (speechtext_text_tokenizer(&a->m, f, o->text_tokenizer, true) < 0)
 		return -1;
-	if (!a->m.bpe) {
-		zerr_set("%s: the model carries no text tokenizer (zip-fuse --text-tokenizer); "
-			 "give one with --text-tokenizer", f->path);
-		return -1;
-	}
 	bool carried = st_find(f, "tokenizer.speech.codebook") || st_meta(f, "zipper.tokenizer.speech");
 	if (!o->speech_tokenizer && !carried) {
 		if (!o->need_speech)
@@ -74,7 +68,6 @@ struct asr *asr_open(const struct asr_opts *o)
 	}
 	decode_params_default(&a->dp);
 	a->dp.beam = o->beam;
-	a->out = xmallocarray((size_t)a->m.dm.max_len + 1, sizeof *a->out);
 	return a;
 }
 
@@ -84,7 +77,6 @@ void asr_close(struct asr *a)
 		return;
 	speechtext_close(&a->m);
 	speechtok_free(a->tok);
-	free(a->out);
 	free(a);
 }
 
@@ -102,10 +94,10 @@ void asr_transcribe(struct asr *a, const int32_t *const *ids, const size_t *n, i
 {
 	if (!speechtext_batched(&a->m)) { /* one at a time: beam search, or a single decoder */
 		for (int b = 0; b < nb; b++) {
-			int made = speechtext_generate(&a->m, ids[b], n[b], &a->dp, NULL, a->out);
+			int made = speechtext_generate(&a->m, ids[b], n[b], &a->dp, NULL);
 			if (made < 0)
 				abort(); /* the lengths fit */
-			text[b] = speechtext_line(&a->m, a->out, speechtext_output(&a->m, a->out, made));
+			text[b] = speechtext_line(&a->m, a->m.gen, speechtext_output(&a->m, a->m.gen, made));
 		}
 		return;
 	}

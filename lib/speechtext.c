@@ -70,6 +70,7 @@ int speechtext_open(struct speechtext *m, const struct st_file *f, const struct 
 	if ((!strcmp(f->kind, "fused") ? open_fused(m, f) : open_single(m, f)) < 0)
 		return -1;
 	m->prompt = xmallocarray((size_t)m->max_in + 4, sizeof *m->prompt);
+	m->gen = xmallocarray((size_t)m->dm.max_len + 1, sizeof *m->gen);
 	if (speechtext_batched(m)) {
 		m->stride = m->dm.max_len + 1;
 		m->rows = xmallocarray((size_t)o->batch * (size_t)m->stride, sizeof *m->rows);
@@ -90,16 +91,21 @@ void speechtext_close(struct speechtext *m)
 	}
 	bpe_free(m->bpe);
 	free(m->prompt);
+	free(m->gen);
 	free(m->rows);
 	free(m->len);
 	free(m->max_new);
 	free(m->bytes);
 }
 
-int speechtext_text_tokenizer(struct speechtext *m, const struct st_file *f, const char *path)
+int speechtext_text_tokenizer(struct speechtext *m, const struct st_file *f, const char *path, bool need)
 {
-	if (!path && !st_find(f, "tokenizer.text.merges"))
-		return 0;
+	if (!path && !st_find(f, "tokenizer.text.merges")) {
+		if (need)
+			zerr_set("%s: the model carries no text tokenizer (zip-fuse --text-tokenizer); "
+				 "give one with --text-tokenizer", f->path);
+		return need ? -1 : 0;
+	}
 	if (!(m->bpe = path ? bpe_load(path) : bpe_from_model(f)))
 		return -1;
 	if (bpe_vocab_size(m->bpe) > m->vocab[ZM_TEXT]) {
@@ -152,7 +158,7 @@ static int prepare(struct speechtext *m, const int32_t *ids, size_t n)
 }
 
 int speechtext_generate(struct speechtext *m, const int32_t *ids, size_t n, const struct decode_params *dp,
-			struct rng *rng, int32_t *gen)
+			struct rng *rng)
 {
 	struct decode_params p = *dp;
 	p.eos = m->eos;
@@ -163,7 +169,7 @@ int speechtext_generate(struct speechtext *m, const int32_t *ids, size_t n, cons
 		zerr_set("no room left to generate");
 		return -1;
 	}
-	return decode_generate(&m->dm, m->prompt, m->n_prompt, &p, rng, gen);
+	return decode_generate(&m->dm, m->prompt, m->n_prompt, &p, rng, m->gen);
 }
 
 void speechtext_greedy(struct speechtext *m, const int32_t *const *ids, const size_t *n, int nb)

@@ -44,6 +44,7 @@ struct speechtext {
 	int32_t bos, eos;       /* of the output, in the model's ids */
 	int32_t *prompt;        /* (max_in + 4) */
 	int n_prompt;
+	int32_t *gen;           /* (dm.max_len + 1) speechtext_generate's output */
 	struct bpe *bpe;        /* the text tokenizer, or NULL */
 	int32_t *rows;          /* speechtext_greedy's outputs (batch, stride) */
 	int *len, *max_new;     /* (batch) */
@@ -60,9 +61,9 @@ bool speechtext_model(const struct st_file *f);
 /* Opens the model f (the caller closes f); -1 (zerr) when it is neither kind or does not load. */
 int speechtext_open(struct speechtext *m, const struct st_file *f, const struct speechtext_opts *o);
 void speechtext_close(struct speechtext *m);
-/* m->bpe: the text tokenizer at path, else the one f carries, else NULL;
- * -1 (zerr) when it cannot be read or does not fit the text vocabulary. */
-int speechtext_text_tokenizer(struct speechtext *m, const struct st_file *f, const char *path);
+/* m->bpe: the text tokenizer at path, else the one f carries, else NULL
+ * (-1 when need); -1 (zerr) when it cannot be read or does not fit. */
+int speechtext_text_tokenizer(struct speechtext *m, const struct st_file *f, const char *path, bool need);
 /* Fused models decode greedily `batch` utterances at a time. */
 bool speechtext_batched(const struct speechtext *m);
 
@@ -70,10 +71,10 @@ bool speechtext_batched(const struct speechtext *m);
 int speechtext_budget(double ratio, double n, int room, int cap);
 
 /* One utterance (n <= max_in): decode_generate with dp (its eos and
- * max_new set here) into gen (dm.max_len + 1); returns the ids made, or
- * -1 (zerr) when the input does not fit or leaves no room. */
+ * max_new set here) into m->gen; returns the ids made, or -1 (zerr) when
+ * the input does not fit or leaves no room. */
 int speechtext_generate(struct speechtext *m, const int32_t *ids, size_t n, const struct decode_params *dp,
-			struct rng *rng, int32_t *gen);
+			struct rng *rng);
 /* Up to `batch` utterances (each n <= max_in), greedily: row b of m->rows
  * holds m->len[b] output tokens, already kept (speechtext_output). */
 void speechtext_greedy(struct speechtext *m, const int32_t *const *ids, const size_t *n, int nb);
