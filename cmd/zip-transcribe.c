@@ -175,25 +175,24 @@ static void tokenize(struct utt *u, struct mel *m, const struct speechtok *tok, 
 	free(mel);
 }
 
-/* The utterances that tokenized, decoded together; a too-long one gets err. */
+/* The utterances that tokenized and fit the model, decoded together. */
 static void transcribe(struct asr *a, struct utt *b, int nb)
 {
 	const int32_t **ids = xmallocarray((size_t)nb, sizeof *ids);
 	size_t *n = xmallocarray((size_t)nb, sizeof *n);
-	char **text = xmallocarray((size_t)nb, sizeof *text), **err = xmallocarray((size_t)nb, sizeof *err);
-	int *at = xmallocarray((size_t)nb, sizeof *at), k = 0;
-	for (int i = 0; i < nb; i++)
-		if (!b[i].err)
+	char **text = xmallocarray((size_t)nb, sizeof *text);
+	int *at = xmallocarray((size_t)nb, sizeof *at), k = 0, max_in = asr_max_in(a);
+	for (int i = 0; i < nb; i++) {
+		if (!b[i].err && b[i].n > (size_t)max_in)
+			b[i].err = xasprintf("%s: %zu speech tokens: longer than the model allows (%d)",
+					     b[i].item->path, b[i].n, max_in);
+		else if (!b[i].err)
 			ids[k] = b[i].ids, n[k] = b[i].n, at[k++] = i;
-	asr_transcribe(a, ids, n, k, text, err);
-	for (int j = 0; j < k; j++) {
-		struct utt *u = &b[at[j]];
-		u->text = text[j];
-		if (err[j])
-			u->err = xasprintf("%s: %s", u->item->path, err[j]);
-		free(err[j]);
 	}
-	free(ids), free(n), free(text), free(err), free(at);
+	asr_transcribe(a, ids, n, k, text);
+	for (int j = 0; j < k; j++)
+		b[at[j]].text = text[j];
+	free(ids), free(n), free(text), free(at);
 }
 
 /* JSON wants UTF-8 and ids come from file names, which may hold any

@@ -1,17 +1,9 @@
 /* asr: speech tokens -> words with a model made by zip-fuse (kind "fused"
- * or "single-decoder") and the tokenizers it carries (or others given).
- * What zip-transcribe runs, with zip-generate --task asr's decoding: the
- * same defaults and guards, so both write the same words.
- *
- *   greedy (beam 1): a fused model decodes `batch` utterances at once
- *     (fusegen_greedy); a single decoder one at a time;
- *   beam N: one utterance at a time (decode_generate);
- *   guards: an utterance gets at most max_ratio * n + 10 text tokens (n its
- *     speech tokens; capped by max_new when > 0 and by the model's room),
- *     and ends when its last repeat_span tokens loop (lib/fusegen.h).
- *
- * Texts are the tokenizer's bytes with line breaks turned into spaces, so
- * each is one line. */
+ * or "single-decoder") and the tokenizers it carries (or others given):
+ * what zip-transcribe runs. The decoding, its guards and the transcript
+ * lines are zip-generate --task asr's (lib/speechtext.h), so both write
+ * the same words: greedy (beam 1) decodes `batch` utterances at once with
+ * a fused model, else one utterance at a time (decode_generate). */
 #ifndef ZIPPER_ASR_H
 #define ZIPPER_ASR_H
 
@@ -47,9 +39,8 @@ const struct speechtok *asr_speechtok(const struct asr *a);
 /* Most speech tokens an utterance may have. */
 int asr_max_in(const struct asr *a);
 
-/* Transcribes nb utterances ids[b] (n[b] speech tokens each): text[b] is
- * a malloc'd line, or NULL when utterance b is too long (err[b], malloc'd,
- * says why). Any nb: greedy runs them `batch` at a time. */
-void asr_transcribe(struct asr *a, const int32_t *const *ids, const size_t *n, int nb, char **text, char **err);
+/* Transcribes nb utterances ids[b] of n[b] <= asr_max_in() speech tokens
+ * each: text[b] is a malloc'd line. Any nb: greedy runs `batch` at a time. */
+void asr_transcribe(struct asr *a, const int32_t *const *ids, const size_t *n, int nb, char **text);
 
 #endif
