@@ -15,7 +15,7 @@ exp_title() {
 	esac
 }
 
-# thread_env: each of the nj parallel jobs gets one core; a passive OpenMP
+# Training and evaluation run nj jobs of one thread each; a passive OpenMP
 # wait keeps jobs that share cores from spinning against each other.
 export OMP_WAIT_POLICY=passive
 
@@ -192,12 +192,12 @@ stage9() {
 }
 
 # pick_samples: exp/samples/: a few test-unseen utterances of 2.5-5 s, each by
-# another voice, as the repository's samples/ (FLAC + Kaldi text).
+# another voice variant, as the repository's samples/ (FLAC + Kaldi text).
 pick_samples() {
 	local d=$dir/data/test-unseen o=$dir/exp/samples id
 	rm -rf "$o" && mkdir -p "$o"
 	awk '$2 >= 2.5 && $2 <= 5 { print $1 }' "$d/utt2dur" | shuffle "$seed" samples |
-		awk 'NR == FNR { spk[$1] = $2; next } !seen[spk[$1]]++' "$d/utt2spk" - |
+		awk 'NR == FNR { v = $2; sub(/.*_/, "", v); variant[$1] = v; next } !seen[variant[$1]]++' "$d/utt2spk" - |
 		awk -v n="$n_samples" 'NR <= n' | sort >"$o/ids"
 	while read -r id; do
 		cp "$(awk -v id="$id" '$1 == id { print $2 }' "$d/wav.scp")" "$o/$id.flac"

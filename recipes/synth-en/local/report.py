@@ -167,7 +167,7 @@ def plot(exp, res, pcts):
                 f.write("%d %g\n" % (x["step"], x["loss"]))
             f.write("\n\n")
     script = ["set terminal pngcairo size 900,600 noenhanced" if has_cairo() else "set terminal png size 900,600",
-              "set datafile separator whitespace", "set key top right", "set grid"]
+              "set datafile separator whitespace", "set key below", "set grid"]
     script += ["set output '%s'" % os.path.join(exp, "wer-vs-aligned.png"),
                "set multiplot layout 1,2 title 'WER on test-seen voices against aligned data (log scale)'",
                "set logscale x", "set xlabel 'aligned data (%% of %s h)'" % res.get("aligned_hours", "?"),
