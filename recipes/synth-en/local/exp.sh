@@ -111,10 +111,14 @@ stage7() {
 	filter_archive "$t/dev-small.ids" "$t/dev.speech.tok" "$t/dev-small.speech.tok"
 	filter_archive "$t/dev-small.ids" "$t/dev.text.tok" "$t/dev-small.text.tok"
 	export EXP=$dir/exp THREADS=1 SEED=$seed FUSED_STEPS=$fused_steps FUSED_BATCH=$fused_batch \
-		FUSED_LR=$fused_lr FUSED_EVAL_EVERY=$((fused_steps / 5)) FUSED_XATTN=$fused_xattn
-	for p in $subsets; do
-		for v in $FUSED_VARIANTS; do echo "$v $p"; done
-	done | xargs -r -L 1 -P "$nj" "$local_dir/fuse_job.sh" ||
+		FUSED_LR=$fused_lr FUSED_EVAL_EVERY=$((fused_steps / 5)) FUSED_XATTN=$fused_xattn \
+		DEFAULT_STEPS=$default_steps DEFAULT_LR=$default_lr
+	{
+		for p in $subsets; do
+			for v in $FUSED_VARIANTS; do echo "$v $p"; done
+		done
+		echo "default 100" # the shipped model (models/), trained longer
+	} | xargs -r -L 1 -P "$nj" "$local_dir/fuse_job.sh" ||
 		die "a fused model failed to train (see exp/fused/*/stderr.txt)"
 }
 
@@ -140,7 +144,8 @@ stage8() {
 		filter_archive "$e/$s.tts.ref" "$t/$s.speech.tok" "$e/$s.tts.speech.tok"
 	done
 	export EXP=$dir/exp THREADS=1 EVAL_SPLITS
-	models=$(ls -d "$dir"/exp/fused/*/)
+	models=$(for m in "$dir"/exp/fused/*/model.zpm; do dirname "$m"; done)
+	[ -n "$models" ] || die "no models in $dir/exp/fused (stage 7)"
 	echo "$models" | xargs -r -P "$nj" -n 1 "$local_dir/eval_job.sh" asr ||
 		die "ASR evaluation failed"
 	BEST_ASR=$(best_asr_model) || die "no ASR result to choose the best model by"
@@ -174,7 +179,7 @@ resynthesis_ceiling() {
 		rm -rf "$r/$s.wav"
 		zip-detokenize -q -j "$nj" -m "$dir/exp/tok/speech.tok" -d "$r/$s.wav" "$e/$s.tts.speech.tok"
 		zip-tokenize -q -j "$nj" -m "$dir/exp/tok/speech.tok" -o "$r/$s.retok" "$r/$s.wav"/*.wav
-		zip-generate -q -j "$nj" -m "$BEST_ASR" --task asr -o "$r/$s.hyp" "$r/$s.retok"
+		zip-generate -q -j "$nj" -m "$BEST_ASR" --task asr -o "$r/$s.hyp" "$r/$s.retok" || [ -f "$r/$s.hyp" ]
 		zip-eval-wer -q --json --mode all "$e/$s.tts.ref" "$r/$s.hyp" >"$r/$s.tts.json.tmp"
 		mv "$r/$s.tts.json.tmp" "$r/$s.tts.json"
 		rm -rf "$r/$s.wav"
