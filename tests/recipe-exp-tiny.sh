@@ -68,6 +68,8 @@ for v in ("zipper-frozen", "zipper-unfrozen", "single"):
 assert len(r["targets"]) == 4 and all(isinstance(t["met"], bool) for t in r["targets"])
 assert set(r["stage_seconds"]) >= {str(s) for s in range(5, 9)}  # 9 is being written
 PY
+for f in default.zpm speech.tok text.tok; do [ -s "$e/models/$f" ] || fail "exp/models/$f missing"; done
+grep -q '^fused/zipper-' "$e/models/made-from.txt" || fail "the default model is not a Zipper model"
 ls "$e/samples/"*.flac >/dev/null 2>&1 || fail "no samples picked"
 [ "$(ls "$e/samples/"*.flac | wc -l)" -eq "$(wc -l <"$e/samples/text")" ] || fail "samples and their text disagree"
 

@@ -111,14 +111,10 @@ stage7() {
 	filter_archive "$t/dev-small.ids" "$t/dev.speech.tok" "$t/dev-small.speech.tok"
 	filter_archive "$t/dev-small.ids" "$t/dev.text.tok" "$t/dev-small.text.tok"
 	export EXP=$dir/exp THREADS=1 SEED=$seed FUSED_STEPS=$fused_steps FUSED_BATCH=$fused_batch \
-		FUSED_LR=$fused_lr FUSED_EVAL_EVERY=$((fused_steps / 5)) FUSED_XATTN=$fused_xattn \
-		DEFAULT_STEPS=$default_steps DEFAULT_LR=$default_lr
-	{
-		for p in $subsets; do
-			for v in $FUSED_VARIANTS; do echo "$v $p"; done
-		done
-		echo "default 100" # the shipped model (models/), trained longer
-	} | xargs -r -L 1 -P "$nj" "$local_dir/fuse_job.sh" ||
+		FUSED_LR=$fused_lr FUSED_EVAL_EVERY=$((fused_steps / 5)) FUSED_XATTN=$fused_xattn
+	for p in $subsets; do
+		for v in $FUSED_VARIANTS; do echo "$v $p"; done
+	done | xargs -r -L 1 -P "$nj" "$local_dir/fuse_job.sh" ||
 		die "a fused model failed to train (see exp/fused/*/stderr.txt)"
 }
 
@@ -161,10 +157,11 @@ stage8() {
 	zip-generate -q -j 1 -m "$dir/exp/towers/speech.zpm" --score -o "$e/speech-tower.ppl.txt" "$t/dev.speech.tok"
 }
 
-# best_asr_model: the model file with the lowest dev ASR WER.
+# best_asr_model [PATTERN]: the model file with the lowest dev ASR WER among
+# exp/fused/PATTERN (default: all).
 best_asr_model() {
 	local f
-	for f in "$dir"/exp/fused/*/dev.asr.json; do
+	for f in "$dir"/exp/fused/${1:-*}/dev.asr.json; do
 		printf '%s %s\n' "$(sed -n 's/.*"wer":[[:space:]]*\([0-9.eE+-]*\).*/\1/p' "$f")" "${f%/dev.asr.json}/model.zpm"
 	done | sort -g | awk 'NR == 1 { print $2 }' | grep .
 }
@@ -187,10 +184,17 @@ resynthesis_ceiling() {
 }
 
 # Stage 9: exp/RESULTS.md, exp/results.json and the PNG plots; the demo's
-# samples.
+# samples; exp/models/: the Zipper model with the lowest dev ASR WER and its
+# tokenizers (the repository's models/).
 stage9() {
+	local best
 	require_cmds python3 gnuplot
 	pick_samples
+	best=$(best_asr_model "zipper-*") || die "no Zipper model has a dev ASR WER (stage 8)"
+	mkdir -p "$dir/exp/models"
+	cp "$best" "$dir/exp/models/default.zpm"
+	cp "$dir/exp/tok/speech.tok" "$dir/exp/tok/text.tok" "$dir/exp/models/"
+	echo "${best#"$dir"/exp/}" >"$dir/exp/models/made-from.txt"
 	python3 "$local_dir/report.py" "$dir/exp" "recipes/synth-en/run.sh $recipe_args" ||
 		die "the report failed"
 	echo "run.sh: wrote $dir/exp/RESULTS.md"

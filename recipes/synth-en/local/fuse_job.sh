@@ -3,9 +3,7 @@
 # settings). VARIANT: zipper-frozen (both towers frozen: only the cross-
 # attention learns), zipper-unfrozen (the speech tower learns too; the text
 # tower stays frozen, which keeps its text skills) or single (the single-
-# decoder baseline: the text tower with the speech vocabulary, all trained)
-# or default (the shipped model: everything trains, a stage after every
-# layer, three ASR rows to one TTS row, DEFAULT_STEPS steps).
+# decoder baseline: the text tower with the speech vocabulary, all trained).
 set -euo pipefail
 variant=$1 pct=$2
 t=$EXP/tok o=$EXP/fused/$variant-${pct}pct
@@ -15,18 +13,15 @@ case $variant in
 zipper-frozen) flags="--freeze text,speech $FUSED_XATTN" ;;
 zipper-unfrozen) flags="--freeze text $FUSED_XATTN" ;;
 single) flags="--single-decoder" ;;
-default) flags="--freeze none --xattn-every-text 1 --xattn-every-speech 1 --tts-ratio 0.25" ;;
 *) echo "fuse_job.sh: unknown variant $variant" >&2; exit 2 ;;
 esac
-steps=$FUSED_STEPS lr=$FUSED_LR
-[ "$variant" = default ] && steps=$DEFAULT_STEPS lr=$DEFAULT_LR
 resume=
 [ -s "$o/model.zpm.ckpt" ] && resume=--resume
 # A new model makes the scores of an old one stale.
 rm -f "$o"/*.json "$o"/*.hyp "$o"/ppl*.txt
 # shellcheck disable=SC2086 # flag lists
 zip-fuse -q -j "$THREADS" --text-tower "$EXP/towers/text.zpm" --speech-tower "$EXP/towers/speech.zpm" \
-	$flags --steps "$steps" -b "$FUSED_BATCH" --lr "$lr" --seed "$SEED" \
+	$flags --steps "$FUSED_STEPS" -b "$FUSED_BATCH" --lr "$FUSED_LR" --seed "$SEED" \
 	--dev-speech "$t/dev-small.speech.tok" --dev-text "$t/dev-small.text.tok" \
 	--eval-every "$FUSED_EVAL_EVERY" --ckpt-every "$FUSED_EVAL_EVERY" $resume \
 	--log "$o/log.jsonl" --text-tokenizer "$t/text.tok" --speech-tokenizer "$t/speech.tok" \

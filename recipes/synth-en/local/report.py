@@ -224,8 +224,6 @@ def main():
         }
     for v in VARIANTS:
         res["models"][v] = {p: model_results(exp, v, p) for p in pcts}
-    if os.path.isdir(os.path.join(exp, "fused", "default-100pct")):
-        res["default_model"] = model_results(exp, "default", "100")
     res["resynthesis_tts_wer"] = {}
     for s in SPLITS:
         j = read_json(os.path.join(exp, "eval", "resynth", s + ".tts.json"))
@@ -279,16 +277,6 @@ def write_markdown(exp, res, pcts, plotted):
         if v != "single":
             md.append("| %s, text tower alone | %s |" % (NAMES[v], " | ".join(
                 fmt(res["models"][v][p].get("text_ppl_tower_after"), 2) for p in pcts)))
-    dm = res.get("default_model")
-    if dm:
-        md += ["", "## The shipped model (models/default.zpm)", "",
-               "Zipper with everything trainable, a cross-attention stage after every layer of both towers,",
-               "%s steps on 100%% of the aligned data (three ASR rows to one TTS row); final loss %s, dev ASR"
-               % (dm.get("steps"), fmt(dm.get("final_loss"), 3)),
-               "loss %s, dev TTS loss %s." % (fmt(dm.get("dev_asr_loss"), 3), fmt(dm.get("dev_tts_loss"), 3)), "",
-               "| task | " + " | ".join(SPLITS) + " |", "|---|" + "---:|" * len(SPLITS),
-               "| ASR WER | %s |" % " | ".join(fmt(dm["asr_wer"].get(s)) for s in SPLITS),
-               "| TTS WER | %s |" % " | ".join(fmt(dm["tts_wer"].get(s)) for s in SPLITS)]
     md += ["", "## Training of the fused models (stage 7)", "",
            "| model | aligned | steps | final loss | dev ASR loss | dev TTS loss | gate (mean tanh) | tokens/s |",
            "|---|---:|---:|---:|---:|---:|---:|---:|"]

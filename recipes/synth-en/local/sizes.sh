@@ -42,17 +42,17 @@ describe_sizes() {
 # 20 s = 500) itself.
 if [ "$tiny" = true ]; then
 	text_vocab=300 speech_units=32 kmeans_iters=5 fit_utts=20
-	tower_steps=30 fused_steps=20 default_steps=20 eval_utts_asr=6 eval_utts_tts=3
+	tower_steps=30 fused_steps=20 eval_utts_asr=6 eval_utts_tts=3
 	text_tower_config='{"d_model": 32, "n_layers": 2, "n_heads": 2, "n_kv_heads": 2, "d_ff": 64, "max_seq": 640}'
 	speech_tower_config='{"d_model": 32, "n_layers": 2, "n_heads": 2, "n_kv_heads": 2, "d_ff": 64, "max_seq": 512}'
 else
 	text_vocab=2048 speech_units=512 kmeans_iters=15 fit_utts=1500
-	tower_steps=1500 fused_steps=400 default_steps=1200 eval_utts_asr=200 eval_utts_tts=60
+	tower_steps=1500 fused_steps=400 eval_utts_asr=200 eval_utts_tts=60
 	text_tower_config='{"d_model": 256, "n_layers": 4, "n_heads": 4, "n_kv_heads": 4, "d_ff": 688, "max_seq": 640}'
 	speech_tower_config='{"d_model": 256, "n_layers": 4, "n_heads": 4, "n_kv_heads": 4, "d_ff": 688, "max_seq": 512}'
 fi
 threads_per_job=$(( nj >= 2 ? nj / 2 : 1 ))
 tower_lr=1e-3
 tower_eval_every=$(( tower_steps / 6 ))
-fused_batch=8 fused_lr=2e-3 default_lr=1e-3 fused_dev_utts=100 n_samples=5
+fused_batch=8 fused_lr=2e-3 fused_dev_utts=100 n_samples=5
 fused_xattn="--xattn-layers 2"
