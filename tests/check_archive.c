@@ -15,20 +15,7 @@
 #include "zerr.h"
 #include "zio.h"
 
-static char workdir[] = "/tmp/check_archive.XXXXXX";
-
-static void make_workdir(void)
-{
-	strcpy(workdir, "/tmp/check_archive.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(workdir));
-}
-
-static void remove_workdir(void)
-{
-	char *cmd = xasprintf("rm -rf '%s'", workdir);
-	ck_assert_int_eq(system(cmd), 0);
-	free(cmd);
-}
+#include "workdir.h"
 
 /* ---- ids ---- */
 

@@ -16,25 +16,7 @@
 #include "zerr.h"
 #include "zio.h"
 
-static char workdir[] = "/tmp/check_bpe.XXXXXX";
-
-static void make_workdir(void)
-{
-	strcpy(workdir, "/tmp/check_bpe.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(workdir));
-}
-
-static void remove_workdir(void)
-{
-	char *cmd = xasprintf("rm -rf '%s'", workdir);
-	ck_assert_int_eq(system(cmd), 0);
-	free(cmd);
-}
-
-static char *path_in_work(const char *name)
-{
-	return xasprintf("%s/%s", workdir, name);
-}
+#include "workdir.h"
 
 /* A corpus as the arrays bpe_fit takes; strings may hold NULs via lens. */
 struct corpus {

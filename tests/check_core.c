@@ -17,25 +17,7 @@
 #include "zerr.h"
 #include "zio.h"
 
-static char workdir[] = "/tmp/check_core.XXXXXX";
-
-static void make_workdir(void)
-{
-	strcpy(workdir, "/tmp/check_core.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(workdir));
-}
-
-static void remove_workdir(void)
-{
-	char *cmd = xasprintf("rm -rf '%s'", workdir);
-	ck_assert_int_eq(system(cmd), 0);
-	free(cmd);
-}
-
-static char *path_in_work(const char *name)
-{
-	return xasprintf("%s/%s", workdir, name);
-}
+#include "workdir.h"
 
 /* Plain C (no ck_assert): also used by main() outside any test. */
 static int count_entries(const char *dir)

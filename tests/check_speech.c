@@ -21,25 +21,7 @@
 #include "xalloc.h"
 #include "zerr.h"
 
-static char workdir[] = "/tmp/check_speech.XXXXXX";
-
-static void make_workdir(void)
-{
-	strcpy(workdir, "/tmp/check_speech.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(workdir));
-}
-
-static void remove_workdir(void)
-{
-	char *cmd = xasprintf("rm -rf '%s'", workdir);
-	ck_assert_int_eq(system(cmd), 0);
-	free(cmd);
-}
-
-static char *in_work(const char *name)
-{
-	return xasprintf("%s/%s", workdir, name);
-}
+#include "workdir.h"
 
 /* Reads a committed fixture of float32 into a malloc'd array. */
 static float *read_f32(const char *name, size_t *n)
@@ -136,7 +118,7 @@ END_TEST
 
 START_TEST(test_audio_resample_and_mixdown)
 {
-	char *path = in_work("a.flac");
+	char *path = path_in_work("a.flac");
 	write_tone(path, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 2, 44100, 440);
 	struct audio a;
 	ck_assert_int_eq(audio_read(&a, path, 0), 0);
@@ -158,7 +140,7 @@ START_TEST(test_audio_wav_roundtrip_and_memory)
 	for (size_t i = 0; i < n; i++)
 		x[i] = (float)(0.9 * sin(i * 0.05));
 	x[10] = 3.0f; /* clipped, not wrapped */
-	char *path = in_work("w.wav");
+	char *path = path_in_work("w.wav");
 	ck_assert_int_eq(audio_write_wav(path, x, n), 0);
 	struct audio a;
 	ck_assert_int_eq(audio_read(&a, path, 1.0), 0);
@@ -184,32 +166,32 @@ END_TEST
 START_TEST(test_audio_errors)
 {
 	struct audio a;
-	char *p = in_work("missing.wav");
+	char *p = path_in_work("missing.wav");
 	ck_assert_int_eq(audio_read(&a, p, 0), -1);
 	ck_assert_ptr_nonnull(strstr(zerr_msg(), "cannot open"));
 	ck_assert_ptr_null(a.pcm);
 	free(p);
 
-	p = in_work("garbage.wav");
+	p = path_in_work("garbage.wav");
 	write_bytes(p, "this is not audio at all, just some text\n", 41);
 	ck_assert_int_eq(audio_read(&a, p, 0), -1);
 	ck_assert_ptr_nonnull(strstr(zerr_msg(), "unsupported or unrecognised"));
 	ck_assert_ptr_nonnull(strstr(zerr_msg(), "garbage.wav"));
 	free(p);
 
-	p = in_work("empty.wav");
+	p = path_in_work("empty.wav");
 	write_tone(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, 0, 440);
 	ck_assert_int_eq(audio_read(&a, p, 0), -1);
 	ck_assert_ptr_nonnull(strstr(zerr_msg(), "zero-length"));
 	free(p);
 
-	p = in_work("zero-bytes.wav");
+	p = path_in_work("zero-bytes.wav");
 	write_bytes(p, "", 0);
 	ck_assert_int_eq(audio_read(&a, p, 0), -1);
 	ck_assert_ptr_nonnull(strstr(zerr_msg(), "zero-length"));
 	free(p);
 
-	p = in_work("long.wav");
+	p = path_in_work("long.wav");
 	write_tone(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1, 8000 * 3, 440);
 	ck_assert_int_eq(audio_read(&a, p, 2.5), -1);
 	ck_assert_ptr_nonnull(strstr(zerr_msg(), "longer than"));
@@ -223,7 +205,7 @@ START_TEST(test_audio_errors)
 	ck_assert_uint_eq(fread(buf, 1, sizeof buf, f), sizeof buf);
 	fclose(f);
 	free(p);
-	p = in_work("malformed.wav");
+	p = path_in_work("malformed.wav");
 	write_bytes(p, buf, 24);
 	ck_assert_int_eq(audio_read(&a, p, 0), -1);
 	ck_assert_ptr_nonnull(strstr(zerr_msg(), "malformed.wav: "));
@@ -262,7 +244,7 @@ START_TEST(test_audio_truncated)
 	const char *kinds[] = {"t.wav", "t.flac"};
 	int formats[] = {SF_FORMAT_WAV | SF_FORMAT_PCM_16, SF_FORMAT_FLAC | SF_FORMAT_PCM_16};
 	for (int i = 0; i < 2; i++) {
-		char *p = in_work(kinds[i]);
+		char *p = path_in_work(kinds[i]);
 		write_tone(p, formats[i], 16000, 1, 16000, 440);
 		size_t len = slurp(p, buf, sizeof buf);
 		write_bytes(p, buf, len / 2);
@@ -278,7 +260,7 @@ START_TEST(test_audio_truncated)
 	/* Streamed WAVs (sox, espeak-ng, ffmpeg to a pipe) keep placeholder
 	 * sizes: read to the end of the data, not refused. A data size of 0
 	 * libsndfile takes literally (no samples): not truncation either. */
-	char *p = in_work("s.wav");
+	char *p = path_in_work("s.wav");
 	write_tone(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, 16000, 440);
 	size_t len = slurp(p, buf, sizeof buf), at = wav_data_size_at(buf, len);
 	static const unsigned char placeholders[][4] = {
@@ -497,7 +479,7 @@ START_TEST(test_speechtok_fit_save_load_encode)
 	ck_assert_uint_eq(speechtok_n_tokens(t, 1), 1);
 	ck_assert_uint_eq(speechtok_n_tokens(t, 4), 1);
 	ck_assert_uint_eq(speechtok_n_tokens(t, 5), 2);
-	char *p1 = in_work("a.tok"), *p2 = in_work("b.tok"), *p3 = in_work("c.tok");
+	char *p1 = path_in_work("a.tok"), *p2 = path_in_work("b.tok"), *p3 = path_in_work("c.tok");
 	ck_assert_int_eq(speechtok_save(t, p1), 0);
 
 	unsigned char *buf;
@@ -570,7 +552,7 @@ START_TEST(test_speechtok_rejects_bad_files)
 	ck_assert_int_eq(speechtok_check_rate(30), -1);
 	ck_assert_int_eq(speechtok_check_rate(50), 0);
 
-	char *p = in_work("x.tok");
+	char *p = path_in_work("x.tok");
 	float mean[MEL_NMELS] = {0}, std[MEL_NMELS], cb[2 * 320] = {0};
 	for (int i = 0; i < MEL_NMELS; i++)
 		std[i] = 1;
@@ -633,7 +615,7 @@ START_TEST(test_speechtok_utterance_norm_ignores_volume)
 {
 	struct speechtok *t = fit_small_norm(7, 16, true);
 	ck_assert_ptr_nonnull(t);
-	char *p = in_work("u.tok");
+	char *p = path_in_work("u.tok");
 	ck_assert_int_eq(speechtok_save(t, p), 0);
 	struct speechtok *l = speechtok_load(p);
 	ck_assert_msg(l != NULL && l->utt_norm, "%s", zerr_msg());

@@ -19,25 +19,7 @@
 #include "zerr.h"
 #include "zio.h"
 
-static char workdir[] = "/tmp/check_transcribe.XXXXXX";
-
-static void make_workdir(void)
-{
-	strcpy(workdir, "/tmp/check_transcribe.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(workdir));
-}
-
-static void remove_workdir(void)
-{
-	char *cmd = xasprintf("rm -rf '%s'", workdir);
-	ck_assert_int_eq(system(cmd), 0);
-	free(cmd);
-}
-
-static char *in_work(const char *name)
-{
-	return xasprintf("%s/%s", workdir, name);
-}
+#include "workdir.h"
 
 static void write_text(const char *path, const char *text)
 {
@@ -48,7 +30,7 @@ static void write_text(const char *path, const char *text)
 
 START_TEST(test_audiolist_files_lists_stdin)
 {
-	char *scp = in_work("wav.scp"), *arg = xasprintf("scp:%s", scp);
+	char *scp = path_in_work("wav.scp"), *arg = xasprintf("scp:%s", scp);
 	write_text(scp, "spk1-a /data/a.wav\nspk1-b b b.flac\n");
 	struct audiolist l;
 	audiolist_init(&l);
@@ -73,7 +55,7 @@ END_TEST
 
 START_TEST(test_audiolist_bad_lines)
 {
-	char *pipe = in_work("pipe.scp"), *empty = in_work("empty.scp"), *none = in_work("none.scp");
+	char *pipe = path_in_work("pipe.scp"), *empty = path_in_work("empty.scp"), *none = path_in_work("none.scp");
 	write_text(pipe, "a a.wav\nb sox b.flac -t wav - |\n");
 	write_text(empty, "a\n");
 	struct audiolist l;
@@ -147,7 +129,7 @@ static void carry(const char *model, const char *tok, const char *mod, const cha
 
 static void check_speech_carried(bool utt_norm)
 {
-	char *tok = in_work("speech.tok"), *model = in_work("m.zpm");
+	char *tok = path_in_work("speech.tok"), *model = path_in_work("m.zpm");
 	struct speechtok *fitted = small_speechtok(tok, utt_norm);
 	carry(model, tok, "speech", "speech-tokenizer");
 	struct speechtok *a = speechtok_load(tok);
@@ -192,7 +174,7 @@ END_TEST
 
 START_TEST(test_speechtok_from_model_refuses)
 {
-	char *tok = in_work("speech.tok"), *model = in_work("m.zpm");
+	char *tok = path_in_work("speech.tok"), *model = path_in_work("m.zpm");
 	speechtok_free(small_speechtok(tok, false));
 	struct st_file f;
 	/* none carried */
@@ -216,7 +198,7 @@ START_TEST(test_bpe_from_model_is_the_file)
 	size_t lens[3];
 	for (int i = 0; i < 3; i++)
 		lens[i] = strlen(lines[i]);
-	char *tok = in_work("text.tok"), *model = in_work("m.zpm");
+	char *tok = path_in_work("text.tok"), *model = path_in_work("m.zpm");
 	struct bpe *fitted = bpe_fit(lines, lens, 3, 270, NULL);
 	ck_assert_ptr_nonnull(fitted);
 	ck_assert_int_eq(bpe_save(fitted, tok), 0);
