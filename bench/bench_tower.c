@@ -12,6 +12,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,10 @@ static int cmp_double(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	int steps = argc > 1 ? atoi(argv[1]) : 10, B = 8, T = 256, gen = 128;
+	/* a second argument "train" or "infer" runs that part alone, for profiling */
+	bool train_only = argc > 2 && strcmp(argv[2], "train") == 0;
+	if (argc > 2 && strcmp(argv[2], "infer") == 0)
+		steps = 0;
 	struct tower_config c;
 	tower_config_default(&c);
 	c.vocab = 1024, c.d_model = 384, c.n_layers = 6, c.n_heads = 6, c.n_kv_heads = 6, c.d_ff = 1024;
@@ -125,6 +130,11 @@ int main(int argc, char **argv)
 	double train_tps = B * T / step_s;
 	double bytes = (double)t->n_params * 4 * 4 + (double)tower_act_floats(B, T, &c) * 4;
 
+	if (train_only) {
+		printf("{\"threads\":%d,\"train_tokens_per_s\":%.0f,\"train_gflops\":%.1f}\n", omp_get_max_threads(),
+		       train_tps, train_tps * flops_tok / 1e9);
+		goto done;
+	}
 	/* prefill and decode, batch 1 */
 	struct decode_model dm;
 	decode_model_tower(&dm, t, 1, T + gen, T);
@@ -166,6 +176,7 @@ int main(int argc, char **argv)
 	       train_tps * flops_tok / 1e9 / peak, pre[2], prefill_frac, bw, dec[2], decode_frac, dec16[2],
 	       decode16_frac, rss_train / 1024.0, bytes / 1048576.0, rss_train * 1024.0 / bytes);
 	decode_model_tower_free(&dm);
+done:
 	free(times), free(groups), free(tok), free(in), free(tg);
 	adamw_free(&opt);
 	tower_free(t);

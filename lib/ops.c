@@ -10,55 +10,8 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "matvec.h"
 #include "ops.h"
-
-/* A few tokens (decoding): each weight row is read once for all of them.
- * This is bound by memory bandwidth, where OpenBLAS's sgemv/sgemm with
- * M=1 measured 2-3x slower than this loop; the clones give the loop AVX2
- * and AVX-512 versions chosen at run time without -march=native. */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-static void matvec_forward(float *out, const float *inp, const float *w, int N, int C, int OC, int accumulate)
-{
-#pragma omp parallel for schedule(static)
-	for (int o = 0; o < OC; o++) {
-		const float *row = w + (size_t)o * C;
-		for (int n = 0; n < N; n++) {
-			const float *x = inp + (size_t)n * C;
-			float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-			for (int i = 0; i < C; i++)
-				s += row[i] * x[i];
-			float *y = out + (size_t)n * OC + o;
-			*y = accumulate ? *y + s : s;
-		}
-	}
-}
-
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-void matmul_forward_bf16(float *out, const float *inp, const uint16_t *w, int N, int C, int OC, int accumulate)
-{
-#pragma omp parallel for schedule(static)
-	for (int o = 0; o < OC; o++) {
-		const uint16_t *row = w + (size_t)o * C;
-		for (int n = 0; n < N; n++) {
-			const float *x = inp + (size_t)n * C;
-			float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-			for (int i = 0; i < C; i++) {
-				uint32_t bits = (uint32_t)row[i] << 16;
-				float f;
-				memcpy(&f, &bits, sizeof f);
-				s += f * x[i];
-			}
-			float *y = out + (size_t)n * OC + o;
-			*y = accumulate ? *y + s : s;
-		}
-	}
-}
 
 uint16_t float_to_bf16(float f)
 {
@@ -73,7 +26,7 @@ uint16_t float_to_bf16(float f)
 void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC, int accumulate)
 {
 	if (N <= 4) {
-		matvec_forward(out, inp, w, N, C, OC, accumulate);
+		matvec_f32(out, inp, w, N, C, OC, accumulate);
 		return;
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,

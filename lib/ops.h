@@ -12,11 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* out (N,OC) = inp (N,C) @ w^T (OC,C), or out += ... when accumulate. */
+/* out (N,OC) = inp (N,C) @ w^T (OC,C), or out += ... when accumulate; a few
+ * rows (decoding) go to matvec_f32. */
 void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC, int accumulate);
-/* out (N,OC) = inp (N,C) @ w^T with w (OC,C) in bfloat16 (the top half of
- * a float's bits), for decoding a few tokens at half the memory traffic. */
-void matmul_forward_bf16(float *out, const float *inp, const uint16_t *w, int N, int C, int OC, int accumulate);
 /* Round to nearest even; NaN stays NaN. */
 uint16_t float_to_bf16(float f);
 /* dinp (N,C) += dout (N,OC) @ w (OC,C); dw (OC,C) += dout^T @ inp.

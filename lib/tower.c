@@ -9,6 +9,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "matvec.h"
 #include "ops.h"
 #include "safetensors.h"
 #include "tower.h"
@@ -606,7 +607,7 @@ void tower_backward(struct tower *t)
 struct tower_cache {
 	int B, cap, chunk, nthreads;
 	size_t kd, kv_floats; /* K*D; L*B*cap*K*D */
-	float *k, *v;         /* (L,B,cap,K*D) */
+	float *k, *v;         /* (L,B,K*D,cap): keys transposed; (L,B,cap,K*D) */
 	float *k2, *v2;       /* the same, for reordering */
 	float *x, *ln, *atty; /* (B*chunk,C) (B*chunk,C) (B*chunk,HD) */
 	float *qkv;           /* (B*chunk,QKV) */
@@ -659,40 +660,25 @@ int tower_cache_batch(const struct tower_cache *c)
 }
 
 /* One new query against S cached positions (decoding): scores (S), softmax,
- * weighted sum of the values. Cloned for AVX2/AVX-512 like the matvec,
- * since it reads the whole cache of its head for every token. */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-static void attend_one(float *o, float *sc, const float *q, const float *k, const float *v, int S, int KD,
-		       int D, float scale)
+ * weighted sum of the values. The keys are stored transposed (kt: D rows of
+ * `cap` positions), so both products are row-major transposed matrix-vector
+ * products, which OpenBLAS streams without a horizontal sum per key. */
+static void attend_one(float *o, float *sc, const float *q, const float *kt, const float *v, int S, int cap,
+		       int KD, int D, float scale)
 {
+	cblas_sgemv(CblasRowMajor, CblasTrans, D, S, scale, kt, cap, q, 1, 0.0f, sc, 1);
 	float mx = -INFINITY;
-	for (int j = 0; j < S; j++) {
-		const float *kj = k + (size_t)j * KD;
-		float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-		for (int i = 0; i < D; i++)
-			s += q[i] * kj[i];
-		sc[j] = s * scale;
+	for (int j = 0; j < S; j++)
 		mx = sc[j] > mx ? sc[j] : mx;
-	}
 	float sum = 0.0f;
 	for (int j = 0; j < S; j++) {
 		sc[j] = expf(sc[j] - mx);
 		sum += sc[j];
 	}
-	float inv = 1.0f / sum;
-	for (int i = 0; i < D; i++)
-		o[i] = 0.0f;
-	for (int j = 0; j < S; j++) {
-		const float *vj = v + (size_t)j * KD;
-		float p = sc[j] * inv;
-#pragma omp simd
-		for (int i = 0; i < D; i++)
-			o[i] += p * vj[i];
-	}
+	cblas_sgemv(CblasRowMajor, CblasTrans, S, D, 1.0f / sum, v, KD, sc, 1, 0.0f, o, 1);
 }
+
+enum { ATT_BLOCK = 64 }; /* query rows per block of a prompt's attention */
 
 /* Attention of T new queries per sequence against the cached keys
  * [0, pos0+T): query t sees positions up to pos0+t. */
@@ -708,19 +694,24 @@ static void cached_attention(float *out, float *scores_all, const float *qkv, co
 			float *sc = scores_all + (size_t)omp_get_thread_num() * T * cap;
 			int kv = h / G;
 			const float *q = qkv + (size_t)b * T * QKV + (size_t)h * D;
-			const float *k = kc + (size_t)b * cap * KD + (size_t)kv * D;
+			const float *kt = kc + ((size_t)b * KD + (size_t)kv * D) * cap;
 			const float *v = vc + (size_t)b * cap * KD + (size_t)kv * D;
 			float *o = out + (size_t)b * T * HD + (size_t)h * D;
 			if (T == 1) {
-				attend_one(o, sc, q, k, v, S, KD, D, scale);
+				attend_one(o, sc, q, kt, v, S, cap, KD, D, scale);
 				continue;
 			}
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, S, D, scale, q, QKV, k, KD, 0.0f, sc,
-				    cap);
-			for (int t = 0; t < T; t++)
-				softmax_prefix(sc + (size_t)t * cap, pos0 + t + 1, S);
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, S, 1.0f, sc, cap, v, KD, 0.0f, o,
-				    HD);
+			/* blocks of queries [r0,r1) see keys [0,pos0+r1): the products skip
+			 * most of the masked triangle of a long prompt */
+			for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+				int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T, M = r1 - r0, SB = pos0 + r1;
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, SB, D, scale,
+					    q + (size_t)r0 * QKV, QKV, kt, cap, 0.0f, sc, cap);
+				for (int t = 0; t < M; t++)
+					softmax_prefix(sc + (size_t)t * cap, pos0 + r0 + t + 1, SB);
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, D, SB, 1.0f, sc, cap, v, KD,
+					    0.0f, o + (size_t)r0 * HD, HD);
+			}
 		}
 }
 
@@ -737,7 +728,7 @@ static void cached_linear(const struct tower *t, float *out, const float *inp, c
 			  int OC, int accumulate)
 {
 	if (t->bf16 && N <= 4)
-		matmul_forward_bf16(out, inp, t->bf16 + (w - t->params), N, C, OC, accumulate);
+		matvec_bf16(out, inp, t->bf16 + (w - t->params), N, C, OC, accumulate);
 	else
 		matmul_forward(out, inp, w, N, C, OC, accumulate);
 }
@@ -761,10 +752,13 @@ void tower_cache_layers(const struct tower *t, struct tower_cache *c, int l0, in
 		rmsnorm_forward(c->ln, c->rstd, c->x, w->ln1 + l * d.C, N, C, eps);
 		cached_linear(t, c->qkv, c->ln, w->wqkv + l * d.QKV * d.C, N, C, QKV, 0);
 		rope_forward(c->qkv, N, QKV, (int)(d.H + d.K), (int)d.D, T, pos0, t->rope_cos, t->rope_sin);
-		for (int n = 0; n < N; n++) { /* append this chunk's keys and values */
-			size_t at = ((size_t)(n / T) * c->cap + pos0 + n % T) * KD;
-			memcpy(kc + at, c->qkv + (size_t)n * QKV + d.HD, (size_t)KD * sizeof(float));
-			memcpy(vc + at, c->qkv + (size_t)n * QKV + d.HD + KD, (size_t)KD * sizeof(float));
+		for (int b = 0; b < B; b++) { /* append this chunk's keys (transposed) and values */
+			const float *kb = c->qkv + (size_t)b * T * QKV + d.HD;
+			cblas_somatcopy(CblasRowMajor, CblasTrans, T, KD, 1.0f, kb, QKV, kc + (size_t)b * KD * c->cap + pos0,
+					c->cap);
+			for (int n = 0; n < T; n++)
+				memcpy(vc + ((size_t)b * c->cap + pos0 + n) * KD, kb + (size_t)n * QKV + KD,
+				       (size_t)KD * sizeof(float));
 		}
 		cached_attention(c->atty, c->scores, c->qkv, kc, vc, B, T, pos0, c->cap, &d, c->nthreads);
 		cached_linear(t, c->x, c->atty, w->wo + l * d.C * d.HD, N, HD, C, 1);
@@ -814,7 +808,8 @@ void tower_cache_reorder(struct tower_cache *c, const int *src, int len)
 	for (size_t l = 0; l < n_layers; l++)
 		for (int b = 0; b < c->B; b++) {
 			size_t to = (l * c->B + b) * seq, from = (l * c->B + src[b]) * seq;
-			memcpy(c->k2 + to, c->k + from, (size_t)len * c->kd * sizeof(float));
+			/* the keys are transposed: the first len of every row, i.e. the whole block */
+			memcpy(c->k2 + to, c->k + from, seq * sizeof(float));
 			memcpy(c->v2 + to, c->v + from, (size_t)len * c->kd * sizeof(float));
 		}
 	float *k = c->k, *v = c->v;

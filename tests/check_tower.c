@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "matvec.h"
+#include "ops.h"
 #include "optim.h"
 #include "rng.h"
 #include "safetensors.h"
@@ -317,6 +319,57 @@ START_TEST(test_finite_differences_every_tensor)
 }
 END_TEST
 
+/* The decoding products against a double-precision sum, on sizes that
+ * leave partial vectors and partial 4-row blocks, through the AVX-512
+ * kernels (where the CPU has them) and the portable loops. */
+START_TEST(test_matvec_matches_reference)
+{
+	static const int Cs[] = {1, 17, 64, 100}, OCs[] = {1, 5, 64, 67};
+	struct rng r;
+	rng_seed(&r, 5);
+	for (int portable = 0; portable < 2; portable++) {
+		matvec_force_portable(portable);
+		for (int N = 1; N <= 4; N++)
+			for (size_t ci = 0; ci < 4; ci++)
+				for (size_t oi = 0; oi < 4; oi++) {
+					int C = Cs[ci], OC = OCs[oi];
+					float *w = xmallocarray((size_t)OC * C, sizeof *w), *x = xmallocarray((size_t)N * C, sizeof *x);
+					float *y = xmallocarray((size_t)N * OC, sizeof *y), *y16 = xmallocarray((size_t)N * OC, sizeof *y16);
+					uint16_t *w16 = xmallocarray((size_t)OC * C, sizeof *w16);
+					for (int i = 0; i < OC * C; i++) {
+						w[i] = (float)rng_normal(&r);
+						w16[i] = float_to_bf16(w[i]);
+					}
+					for (int i = 0; i < N * C; i++)
+						x[i] = (float)rng_normal(&r);
+					for (int i = 0; i < N * OC; i++)
+						y[i] = y16[i] = 1.0f;
+					int acc = (N + (int)oi) % 2;
+					matvec_f32(y, x, w, N, C, OC, acc);
+					matvec_bf16(y16, x, w16, N, C, OC, acc);
+					for (int n = 0; n < N; n++)
+						for (int o = 0; o < OC; o++) {
+							double s = acc, s16 = acc, mag = 1;
+							for (int i = 0; i < C; i++) {
+								uint32_t bits = (uint32_t)w16[(size_t)o * C + i] << 16;
+								float wb;
+								memcpy(&wb, &bits, sizeof wb);
+								s += (double)w[(size_t)o * C + i] * x[n * C + i];
+								s16 += (double)wb * x[n * C + i];
+								mag += fabs((double)w[(size_t)o * C + i] * x[n * C + i]);
+							}
+							ck_assert_msg(fabs(y[n * OC + o] - s) <= 1e-6 * mag &&
+									      fabs(y16[n * OC + o] - s16) <= 1e-6 * mag,
+								      "N %d C %d OC %d portable %d: row %d col %d", N, C, OC,
+								      portable, n, o);
+						}
+					free(w), free(x), free(y), free(y16), free(w16);
+				}
+	}
+	matvec_force_portable(false);
+}
+END_TEST
+
 START_TEST(test_kv_cache_matches_full_forward)
 {
 	struct tower *t = tiny_tower(false, 11);
@@ -367,6 +420,51 @@ START_TEST(test_kv_cache_matches_full_forward)
 }
 END_TEST
 
+/* A prompt longer than one block of the prompt attention (64 query rows),
+ * then a second chunk at an offset, then single tokens: all as the full
+ * forward, for two sequences at once. */
+START_TEST(test_long_prompt_in_blocks_matches_full_forward)
+{
+	struct tower_config cfg;
+	tower_config_default(&cfg);
+	cfg.vocab = 11, cfg.d_model = 16, cfg.n_layers = 2, cfg.n_heads = 4, cfg.n_kv_heads = 2, cfg.d_ff = 24;
+	cfg.max_seq = 160;
+	struct tower *t = tower_new(&cfg, "text.");
+	struct rng r;
+	rng_seed(&r, 9);
+	for (size_t i = 0; i < t->n_params; i++)
+		t->params[i] = (float)(0.3 * rng_normal(&r));
+	enum { B = 2, T = 150, P1 = 140, P2 = 6 };
+	int32_t tok[B * T];
+	for (int i = 0; i < B * T; i++)
+		tok[i] = (int32_t)rng_below(&r, 11);
+	tower_forward(t, tok, NULL, B, T);
+	const float *full = tower_logits(t);
+	int V = cfg.vocab;
+	struct tower_cache *c = tower_cache_new(t, B, T, P1);
+	int32_t chunk[B * P1];
+	int spans[][2] = {{0, P1}, {P1, P2}};
+	for (int s = 0; s < 2; s++) {
+		int pos0 = spans[s][0], len = spans[s][1];
+		for (int b = 0; b < B; b++)
+			memcpy(chunk + b * len, tok + b * T + pos0, (size_t)len * sizeof *chunk);
+		const float *lg = tower_cache_forward(t, c, chunk, len, pos0, true);
+		for (int b = 0; b < B; b++) {
+			double e = rel_err(lg + (size_t)b * len * V, full + ((size_t)b * T + pos0) * V, (size_t)len * V);
+			ck_assert_msg(e <= 1e-5, "chunk at %d: %g", pos0, e);
+		}
+	}
+	for (int pos = P1 + P2; pos < T; pos++) {
+		int32_t one[B] = {tok[pos], tok[T + pos]};
+		const float *lg = tower_cache_forward(t, c, one, 1, pos, false);
+		for (int b = 0; b < B; b++)
+			ck_assert(rel_err(lg + (size_t)b * V, full + ((size_t)b * T + pos) * V, (size_t)V) <= 1e-5);
+	}
+	tower_cache_free(c);
+	tower_free(t);
+}
+END_TEST
+
 START_TEST(test_config_json_roundtrip_and_errors)
 {
 	struct tower_config c, d;
@@ -408,7 +506,9 @@ static Suite *tower_suite(void)
 	tcase_add_test(tc, test_hugging_face_checkpoint_loads_as_a_tower);
 	tcase_add_test(tc, test_hugging_face_bf16_f16_checkpoints);
 	tcase_add_test(tc, test_finite_differences_every_tensor);
+	tcase_add_test(tc, test_matvec_matches_reference);
 	tcase_add_test(tc, test_kv_cache_matches_full_forward);
+	tcase_add_test(tc, test_long_prompt_in_blocks_matches_full_forward);
 	tcase_add_test(tc, test_config_json_roundtrip_and_errors);
 	tcase_add_test(tc, test_lr_schedule_shape);
 	suite_add_tcase(s, tc);

@@ -1,0 +1,169 @@
+/* matvec: products of a few token rows with a weight matrix (see matvec.h).
+ *
+ * Decoding one token reads every weight once and does two flops per weight
+ * read, so it is bound by how fast the weights stream in (from the L3 cache
+ * at the reference size), not by arithmetic. OpenBLAS's sgemv / M=1 sgemm
+ * measured 2-3x slower here. What makes a loop stream at full rate:
+ * - several output rows at once, each with its own accumulator, so the
+ *   adds are independent and each x vector is loaded once per block;
+ * - no widening of the whole weight matrix: bf16 weights become floats in
+ *   registers (a shift of the bits), so they cost half the traffic.
+ * The AVX-512 versions are chosen at run time; elsewhere the portable loops
+ * are compiled as AVX2 and plain clones. Both sum each dot product in a
+ * different order, so results agree to rounding, not bit for bit. */
+#include "config.h"
+
+#include <string.h>
+
+#include "matvec.h"
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define HAVE_X86_DISPATCH 1
+#include <immintrin.h>
+#endif
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CLONES
+#endif
+
+static inline void store(float *y, float s, int accumulate)
+{
+	*y = accumulate ? *y + s : s;
+}
+
+static inline float bf16_to_float(uint16_t h)
+{
+	uint32_t bits = (uint32_t)h << 16;
+	float f;
+	memcpy(&f, &bits, sizeof f);
+	return f;
+}
+
+static inline float widen_f32(float f)
+{
+	return f;
+}
+
+/* Output columns [o0, OC) of out (N,OC); WIDEN turns a weight into a float. */
+#define DEFINE_PORTABLE(name, wtype, WIDEN)                                                                 \
+	CLONES static void name(float *out, const float *inp, const wtype *w, int N, int C, int OC, int o0,     \
+				int accumulate)                                                                  \
+	{                                                                                                    \
+		_Pragma("omp parallel for schedule(static) if (OC - o0 >= 64)") for (int o = o0; o < OC; o++)     \
+		{                                                                                                \
+			const wtype *row = w + (size_t)o * C;                                                    \
+			for (int n = 0; n < N; n++) {                                                            \
+				const float *x = inp + (size_t)n * C;                                            \
+				float s = 0.0f;                                                                  \
+				_Pragma("omp simd reduction(+ : s)") for (int i = 0; i < C; i++) s +=            \
+					WIDEN(row[i]) * x[i];                                                    \
+				store(out + (size_t)n * OC + o, s, accumulate);                                  \
+			}                                                                                        \
+		}                                                                                                \
+	}
+
+DEFINE_PORTABLE(matvec_f32_portable, float, widen_f32)
+DEFINE_PORTABLE(matvec_bf16_portable, uint16_t, bf16_to_float)
+
+#ifdef HAVE_X86_DISPATCH
+/* Every CPU with AVX-512 since Skylake-SP has the BW and VL parts too (the
+ * masked 16-bit load of a bf16 tail needs them). */
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+AVX512 static inline __m512 load_f32(const float *p, __mmask16 m)
+{
+	return _mm512_maskz_loadu_ps(m, p);
+}
+
+AVX512 static inline __m512 load_bf16(const uint16_t *p, __mmask16 m)
+{
+	__m256i h = _mm256_maskz_loadu_epi16(m, p);
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* Rows [o, o+4) of w against each of the N inputs: a 4-row block of the
+ * reference size (4 x 384 floats) stays in L1 while the inputs go by. One
+ * kernel per weight type; LOAD is load_f32 or load_bf16. */
+#define DEFINE_BLOCK4(name, wtype, LOAD)                                                                     \
+	AVX512 static void name(float *out, const float *inp, const wtype *w, int N, int C, int OC, int o,       \
+				int accumulate)                                                                  \
+	{                                                                                                    \
+		const wtype *r0 = w + (size_t)o * C, *r1 = r0 + C, *r2 = r1 + C, *r3 = r2 + C;                   \
+		for (int n = 0; n < N; n++) {                                                                    \
+			const float *x = inp + (size_t)n * C;                                                    \
+			__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                              \
+			for (int i = 0; i < C; i += 16) {                                                        \
+				__mmask16 m = C - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - i)) - 1); \
+				__m512 xv = load_f32(x + i, m);                                                  \
+				a0 = _mm512_fmadd_ps(LOAD(r0 + i, m), xv, a0);                                   \
+				a1 = _mm512_fmadd_ps(LOAD(r1 + i, m), xv, a1);                                   \
+				a2 = _mm512_fmadd_ps(LOAD(r2 + i, m), xv, a2);                                   \
+				a3 = _mm512_fmadd_ps(LOAD(r3 + i, m), xv, a3);                                   \
+			}                                                                                        \
+			float *y = out + (size_t)n * OC + o;                                                     \
+			store(y, _mm512_reduce_add_ps(a0), accumulate);                                          \
+			store(y + 1, _mm512_reduce_add_ps(a1), accumulate);                                      \
+			store(y + 2, _mm512_reduce_add_ps(a2), accumulate);                                      \
+			store(y + 3, _mm512_reduce_add_ps(a3), accumulate);                                      \
+		}                                                                                                \
+	}
+
+DEFINE_BLOCK4(block4_f32, float, load_f32)
+DEFINE_BLOCK4(block4_bf16, uint16_t, load_bf16)
+
+/* All 4-row blocks in parallel; the last OC % 4 rows by the portable loop. */
+#define DEFINE_AVX512(name, wtype, block, portable)                                                          \
+	AVX512 static void name(float *out, const float *inp, const wtype *w, int N, int C, int OC, int accumulate) \
+	{                                                                                                    \
+		int blocks = OC / 4;                                                                             \
+		_Pragma("omp parallel for schedule(static) if (OC >= 64)") for (int b = 0; b < blocks; b++)       \
+			block(out, inp, w, N, C, OC, 4 * b, accumulate);                                         \
+		if (OC % 4)                                                                                      \
+			portable(out, inp, w, N, C, OC, 4 * blocks, accumulate);                                 \
+	}
+
+DEFINE_AVX512(matvec_f32_avx512, float, block4_f32, matvec_f32_portable)
+DEFINE_AVX512(matvec_bf16_avx512, uint16_t, block4_bf16, matvec_bf16_portable)
+
+static bool force_portable;
+
+void matvec_force_portable(bool on)
+{
+	force_portable = on;
+}
+
+static int have_avx512(void)
+{
+	return !force_portable && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512vl");
+}
+#else
+void matvec_force_portable(bool on)
+{
+	(void)on;
+}
+#endif
+
+void matvec_f32(float *out, const float *inp, const float *w, int N, int C, int OC, int accumulate)
+{
+#ifdef HAVE_X86_DISPATCH
+	if (have_avx512()) {
+		matvec_f32_avx512(out, inp, w, N, C, OC, accumulate);
+		return;
+	}
+#endif
+	matvec_f32_portable(out, inp, w, N, C, OC, 0, accumulate);
+}
+
+void matvec_bf16(float *out, const float *inp, const uint16_t *w, int N, int C, int OC, int accumulate)
+{
+#ifdef HAVE_X86_DISPATCH
+	if (have_avx512()) {
+		matvec_bf16_avx512(out, inp, w, N, C, OC, accumulate);
+		return;
+	}
+#endif
+	matvec_bf16_portable(out, inp, w, N, C, OC, 0, accumulate);
+}
