@@ -17,8 +17,8 @@
 
 #include "matvec.h"
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define HAVE_X86_DISPATCH 1
+#include "cpu.h"
+#ifdef CPU_X86
 #include <immintrin.h>
 #endif
 
@@ -67,10 +67,8 @@ static inline float widen_f32(float f)
 DEFINE_PORTABLE(matvec_f32_portable, float, widen_f32)
 DEFINE_PORTABLE(matvec_bf16_portable, uint16_t, bf16_to_float)
 
-#ifdef HAVE_X86_DISPATCH
-/* Every CPU with AVX-512 since Skylake-SP has the BW and VL parts too (the
- * masked 16-bit load of a bf16 tail needs them). */
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+#ifdef CPU_X86
+#define AVX512 CPU_AVX512
 
 AVX512 static inline __m512 load_f32(const float *p, __mmask16 m)
 {
@@ -127,29 +125,12 @@ DEFINE_BLOCK4(block4_bf16, uint16_t, load_bf16)
 DEFINE_AVX512(matvec_f32_avx512, float, block4_f32, matvec_f32_portable)
 DEFINE_AVX512(matvec_bf16_avx512, uint16_t, block4_bf16, matvec_bf16_portable)
 
-static bool force_portable;
-
-void matvec_force_portable(bool on)
-{
-	force_portable = on;
-}
-
-static int have_avx512(void)
-{
-	return !force_portable && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	       __builtin_cpu_supports("avx512vl");
-}
-#else
-void matvec_force_portable(bool on)
-{
-	(void)on;
-}
 #endif
 
 void matvec_f32(float *out, const float *inp, const float *w, int N, int C, int OC, int accumulate)
 {
-#ifdef HAVE_X86_DISPATCH
-	if (have_avx512()) {
+#ifdef CPU_X86
+	if (cpu_avx512()) {
 		matvec_f32_avx512(out, inp, w, N, C, OC, accumulate);
 		return;
 	}
@@ -159,8 +140,8 @@ void matvec_f32(float *out, const float *inp, const float *w, int N, int C, int 
 
 void matvec_bf16(float *out, const float *inp, const uint16_t *w, int N, int C, int OC, int accumulate)
 {
-#ifdef HAVE_X86_DISPATCH
-	if (have_avx512()) {
+#ifdef CPU_X86
+	if (cpu_avx512()) {
 		matvec_bf16_avx512(out, inp, w, N, C, OC, accumulate);
 		return;
 	}

@@ -5,14 +5,10 @@
 #ifndef ZIPPER_MATVEC_H
 #define ZIPPER_MATVEC_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 void matvec_f32(float *out, const float *inp, const float *w, int N, int C, int OC, int accumulate);
 /* w in bfloat16 (the top half of a float's bits): half the traffic. */
 void matvec_bf16(float *out, const float *inp, const uint16_t *w, int N, int C, int OC, int accumulate);
-
-/* Tests: use the portable loops even where AVX-512 is present. */
-void matvec_force_portable(bool on);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "matvec.h"
 #include "ops.h"
+#include "vecmath.h"
 
 uint16_t float_to_bf16(float f)
 {
@@ -163,13 +164,10 @@ enum { ATT_BLOCK = 64 };
 
 void softmax_prefix(float *row, int n, int len)
 {
-	float mx = -INFINITY, sum = 0.0f;
+	float mx = -INFINITY;
 	for (int j = 0; j < n; j++)
 		mx = row[j] > mx ? row[j] : mx;
-	for (int j = 0; j < n; j++) {
-		row[j] = expf(row[j] - mx);
-		sum += row[j];
-	}
+	float sum = exp_shifted_sum(row, n, mx);
 	float inv = n > 0 ? 1.0f / sum : 0.0f;
 	for (int j = 0; j < n; j++)
 		row[j] *= inv;
@@ -257,9 +255,7 @@ void swiglu_forward(float *out, const float *gu, int N, int F)
 #pragma omp parallel for schedule(static) if (N > 1)
 	for (int n = 0; n < N; n++) {
 		const float *g = gu + (size_t)n * 2 * F, *u = g + F;
-		float *o = out + (size_t)n * F;
-		for (int i = 0; i < F; i++)
-			o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+		silu_mul(out + (size_t)n * F, g, u, F);
 	}
 }
 
@@ -268,12 +264,8 @@ void swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int 
 #pragma omp parallel for schedule(static)
 	for (int n = 0; n < N; n++) {
 		const float *g = gu + (size_t)n * 2 * F, *u = g + F, *d = dout + (size_t)n * F;
-		float *dg = dgu + (size_t)n * 2 * F, *du = dg + F;
-		for (int i = 0; i < F; i++) {
-			float s = 1.0f / (1.0f + expf(-g[i])), silu = g[i] * s;
-			dg[i] += d[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
-			du[i] += d[i] * silu;
-		}
+		float *dg = dgu + (size_t)n * 2 * F;
+		silu_mul_backward(dg, dg + F, d, g, u, F);
 	}
 }
 
@@ -321,12 +313,7 @@ void crossentropy_backward(float *logits, const int32_t *targets, int N, int V, 
 		float mx = -INFINITY;
 		for (int i = 0; i < V; i++)
 			mx = l[i] > mx ? l[i] : mx;
-		float sum = 0.0f;
-		for (int i = 0; i < V; i++) {
-			l[i] = expf(l[i] - mx);
-			sum += l[i];
-		}
-		float k = w / sum;
+		float k = w / exp_shifted_sum(l, V, mx);
 		for (int i = 0; i < V; i++)
 			l[i] *= k;
 		l[targets[n]] -= w;

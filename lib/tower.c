@@ -11,6 +11,7 @@
 
 #include "matvec.h"
 #include "ops.h"
+#include "vecmath.h"
 #include "safetensors.h"
 #include "tower.h"
 #include "xalloc.h"
@@ -670,11 +671,7 @@ static void attend_one(float *o, float *sc, const float *q, const float *kt, con
 	float mx = -INFINITY;
 	for (int j = 0; j < S; j++)
 		mx = sc[j] > mx ? sc[j] : mx;
-	float sum = 0.0f;
-	for (int j = 0; j < S; j++) {
-		sc[j] = expf(sc[j] - mx);
-		sum += sc[j];
-	}
+	float sum = exp_shifted_sum(sc, S, mx);
 	cblas_sgemv(CblasRowMajor, CblasTrans, S, D, 1.0f / sum, v, KD, sc, 1, 0.0f, o, 1);
 }
 

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "matvec.h"
 #include "ops.h"
 #include "optim.h"
+#include "vecmath.h"
 #include "rng.h"
 #include "safetensors.h"
 #include "tower.h"
@@ -328,7 +330,7 @@ START_TEST(test_matvec_matches_reference)
 	struct rng r;
 	rng_seed(&r, 5);
 	for (int portable = 0; portable < 2; portable++) {
-		matvec_force_portable(portable);
+		cpu_force_portable(portable);
 		for (int N = 1; N <= 4; N++)
 			for (size_t ci = 0; ci < 4; ci++)
 				for (size_t oi = 0; oi < 4; oi++) {
@@ -366,7 +368,51 @@ START_TEST(test_matvec_matches_reference)
 					free(w), free(x), free(y), free(y16), free(w16);
 				}
 	}
-	matvec_force_portable(false);
+	cpu_force_portable(false);
+}
+END_TEST
+
+/* The exponential loops against double precision, vectorised and portable:
+ * e^x over the whole float range softmax and SwiGLU use (with partial
+ * vectors), and SiLU with its gradient. */
+START_TEST(test_vecmath_matches_double)
+{
+	enum { N = 487 };
+	float x[N], g[N], u[N], d[N], out[N], dg[N], du[N];
+	struct rng r;
+	rng_seed(&r, 8);
+	for (int portable = 0; portable < 2; portable++) {
+		cpu_force_portable(portable);
+		float arg[N]; /* what the loop exponentiates, rounded to float as it is there */
+		for (int i = 0; i < N; i++) {
+			x[i] = -100.0f + 0.37f * (float)i; /* to 80 */
+			arg[i] = x[i] - 1.5f;
+		}
+		double sum = 0;
+		float got = exp_shifted_sum(x, N, 1.5f);
+		for (int i = 0; i < N; i++) {
+			double e = exp((double)arg[i]);
+			sum += e;
+			ck_assert_msg(fabs(x[i] - e) <= 3e-7 * e + 1e-37, "e^%g: %g, not %g (portable %d)", arg[i],
+				      x[i], e, portable);
+		}
+		ck_assert(fabs(got - sum) <= 1e-6 * sum);
+		for (int i = 0; i < N; i++) {
+			g[i] = (float)(6 * rng_normal(&r)), u[i] = (float)rng_normal(&r), d[i] = (float)rng_normal(&r);
+			dg[i] = du[i] = 0.5f;
+		}
+		silu_mul(out, g, u, N);
+		silu_mul_backward(dg, du, d, g, u, N);
+		for (int i = 0; i < N; i++) {
+			double sg = 1 / (1 + exp(-(double)g[i])), silu = g[i] * sg;
+			double want_dg = 0.5 + (double)d[i] * u[i] * sg * (1 + g[i] * (1 - sg));
+			double want_du = 0.5 + (double)d[i] * silu;
+			ck_assert(fabs(out[i] - silu * u[i]) <= 1e-6 * (fabs(silu * u[i]) + 1e-30));
+			ck_assert(fabs(dg[i] - want_dg) <= 1e-6 * (fabs(want_dg) + 1));
+			ck_assert(fabs(du[i] - want_du) <= 1e-6 * (fabs(want_du) + 1));
+		}
+	}
+	cpu_force_portable(false);
 }
 END_TEST
 
@@ -507,6 +553,7 @@ static Suite *tower_suite(void)
 	tcase_add_test(tc, test_hugging_face_bf16_f16_checkpoints);
 	tcase_add_test(tc, test_finite_differences_every_tensor);
 	tcase_add_test(tc, test_matvec_matches_reference);
+	tcase_add_test(tc, test_vecmath_matches_double);
 	tcase_add_test(tc, test_kv_cache_matches_full_forward);
 	tcase_add_test(tc, test_long_prompt_in_blocks_matches_full_forward);
 	tcase_add_test(tc, test_config_json_roundtrip_and_errors);
