@@ -10,6 +10,15 @@ bool cpu_avx512(void);
 /* Tests: answer false above, so the portable loops run even here. */
 void cpu_force_portable(bool on);
 
+/* CPU_CLONES before a function compiles it three times (AVX-512, AVX2 and
+ * the baseline) and picks one when the program starts: for loops the
+ * compiler vectorises by itself. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CPU_CLONES
+#endif
+
 #if defined(__GNUC__) && defined(__x86_64__)
 #define CPU_X86 1
 /* The attribute of functions written with AVX-512 intrinsics. */

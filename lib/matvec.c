@@ -22,11 +22,6 @@
 #include <immintrin.h>
 #endif
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CLONES
-#endif
 
 static inline void store(float *y, float s, int accumulate)
 {
@@ -48,7 +43,7 @@ static inline float widen_f32(float f)
 
 /* Output columns [o0, OC) of out (N,OC); WIDEN turns a weight into a float. */
 #define DEFINE_PORTABLE(name, wtype, WIDEN)                                                                 \
-	CLONES static void name(float *out, const float *inp, const wtype *w, int N, int C, int OC, int o0,     \
+	CPU_CLONES static void name(float *out, const float *inp, const wtype *w, int N, int C, int OC, int o0,     \
 				int accumulate)                                                                  \
 	{                                                                                                    \
 		_Pragma("omp parallel for schedule(static) if (OC - o0 >= 64)") for (int o = o0; o < OC; o++)     \

@@ -10,6 +10,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "cpu.h"
 #include "matvec.h"
 #include "ops.h"
 #include "vecmath.h"
@@ -52,7 +53,7 @@ void embedding_forward(float *out, const int32_t *tokens, const float *wte, int 
 		memcpy(out + (size_t)n * C, wte + (size_t)tokens[n] * C, (size_t)C * sizeof *out);
 }
 
-void embedding_backward(float *dwte, const float *dout, const int32_t *tokens, int N, int C)
+CPU_CLONES void embedding_backward(float *dwte, const float *dout, const int32_t *tokens, int N, int C)
 {
 	/* Rows may repeat a token, so threads split the channels, not the rows. */
 #pragma omp parallel
@@ -68,7 +69,7 @@ void embedding_backward(float *dwte, const float *dout, const int32_t *tokens, i
 	}
 }
 
-void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps)
+CPU_CLONES void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps)
 {
 #pragma omp parallel for schedule(static) if (N > 1)
 	for (int n = 0; n < N; n++) {
@@ -85,7 +86,7 @@ void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, 
 	}
 }
 
-void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+CPU_CLONES void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
 		      const float *rstd, int N, int C)
 {
 #pragma omp parallel
@@ -126,7 +127,7 @@ void rope_tables(float *cos_t, float *sin_t, int max_seq, int D, double theta)
 }
 
 /* sign +1 rotates by +angle (forward), -1 by -angle (backward). */
-static void rope_apply(float *x, int N, int stride, int nh, int D, int T, int pos0,
+CPU_CLONES static void rope_apply(float *x, int N, int stride, int nh, int D, int T, int pos0,
 		       const float *cos_t, const float *sin_t, float sign)
 {
 	int half = D / 2;
@@ -203,7 +204,7 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
 		}
 }
 
-void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att,
+CPU_CLONES void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att,
 			int B, int T, int H, int K, int D)
 {
 	int S = (H + 2 * K) * D, G = H / K;
@@ -231,6 +232,7 @@ void attention_backward(float *dqkv, float *datt, const float *dout, const float
 					for (int t = r0; t < r1; t++) {
 						const float *p = P + (size_t)t * T;
 						float *d = dP + (size_t)t * T, dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
 						for (int j = 0; j <= t; j++)
 							dot += p[j] * d[j];
 						for (int j = 0; j <= t; j++)
