@@ -4,7 +4,8 @@
  * batch of B x T), achieved GFLOP/s against a measured sgemm peak
  * (512x768x768), prefill tokens/s (a T-token prompt; and its flops against
  * that peak), decode tokens/s (batch 1, greedy, kv cache; fp32 and bf16
- * weights; and the bytes of weights read against a measured read bandwidth),
+ * weights; and the bytes of weights read against the read bandwidth of a
+ * buffer of the same size, measured in the same run),
  * and peak RSS against the sum of parameters,
  * gradients, AdamW moments and activations. bench/tower.sh runs it next to
  * the PyTorch reference (bench/ref/train_torch.py) in the same run. */
@@ -20,6 +21,7 @@
 #include <sys/resource.h>
 
 #include "cli.h"
+#include "cpu.h"
 #include "decode.h"
 #include "optim.h"
 #include "rng.h"
@@ -43,26 +45,36 @@ static double sgemm_peak(void)
 	return best;
 }
 
-/* Read bandwidth (GB/s): the best of 5 passes summing 256 MB, about what a
- * decode step does with the weights, so decode tokens/s can be judged
- * against the machine it ran on. */
-static double read_bandwidth(void)
+/* Read bandwidth (GB/s) of a buffer of `bytes`: the best of 9 passes that
+ * sum it with 64 independent partial sums (a single running sum is bound by
+ * the add latency, not by memory). Measured at the size of the weights a
+ * decode step streams, which sets where they live (L3 or DRAM), so decode
+ * tokens/s can be judged against the machine it ran on. */
+CPU_CLONES static double read_bandwidth(size_t bytes)
 {
-	size_t n = (size_t)64 << 20;
+	enum { LANES = 64 };
+	size_t n = bytes / sizeof(float) / LANES * LANES;
 	float *a = xmallocarray(n, sizeof *a);
 #pragma omp parallel for schedule(static)
 	for (size_t i = 0; i < n; i++)
 		a[i] = 1.0f;
 	double best = 0;
 	volatile float sink = 0;
-	for (int rep = 0; rep < 5; rep++) {
+	for (int rep = 0; rep < 9; rep++) {
 		double t0 = cli_now();
-		float sum = 0;
-#pragma omp parallel for simd schedule(static) reduction(+ : sum)
-		for (size_t i = 0; i < n; i++)
-			sum += a[i];
+		float total = 0;
+#pragma omp parallel reduction(+ : total)
+		{
+			float part[LANES] = {0};
+#pragma omp for schedule(static)
+			for (size_t i = 0; i < n; i += LANES)
+				for (int k = 0; k < LANES; k++)
+					part[k] += a[i + k];
+			for (int k = 0; k < LANES; k++)
+				total += part[k];
+		}
 		best = fmax(best, (double)n * sizeof *a / (cli_now() - t0) / 1e9);
-		sink += sum;
+		sink += total;
 	}
 	(void)sink;
 	free(a);
@@ -161,19 +173,19 @@ int main(int argc, char **argv)
 	qsort(pre, 5, sizeof *pre, cmp_double);
 	qsort(dec, 5, sizeof *dec, cmp_double);
 	qsort(dec16, 5, sizeof *dec16, cmp_double);
-	double peak = sgemm_peak(), bw = read_bandwidth();
 	/* what a token costs: prefill 2 flops per matrix weight; decode reads
 	 * every matrix weight once (4 bytes, or 2 as bf16) */
+	double peak = sgemm_peak(), bw = read_bandwidth((size_t)(4 * n_mat)), bw16 = read_bandwidth((size_t)(2 * n_mat));
 	double prefill_frac = pre[2] * 2.0 * n_mat / 1e9 / peak;
-	double decode_frac = dec[2] * 4.0 * n_mat / 1e9 / bw, decode16_frac = dec16[2] * 2.0 * n_mat / 1e9 / bw;
+	double decode_frac = dec[2] * 4.0 * n_mat / 1e9 / bw, decode16_frac = dec16[2] * 2.0 * n_mat / 1e9 / bw16;
 	printf("{\"threads\":%d,\"params\":%zu,\"loss\":%.4f,\"train_tokens_per_s\":%.0f,\"train_gflops\":%.1f,"
 	       "\"sgemm_peak_gflops\":%.1f,\"fraction_of_peak\":%.3f,\"prefill_tokens_per_s\":%.0f,"
-	       "\"prefill_fraction_of_peak\":%.3f,\"read_bandwidth_gbs\":%.1f,"
+	       "\"prefill_fraction_of_peak\":%.3f,\"read_bandwidth_gbs\":%.1f,\"read_bandwidth_bf16_gbs\":%.1f,"
 	       "\"decode_tokens_per_s\":%.0f,\"decode_fraction_of_bandwidth\":%.3f,"
 	       "\"decode_bf16_tokens_per_s\":%.0f,\"decode_bf16_fraction_of_bandwidth\":%.3f,"
 	       "\"peak_rss_mb\":%.1f,\"state_mb\":%.1f,\"rss_ratio\":%.3f}\n",
 	       omp_get_max_threads(), t->n_params, loss, train_tps, train_tps * flops_tok / 1e9, peak,
-	       train_tps * flops_tok / 1e9 / peak, pre[2], prefill_frac, bw, dec[2], decode_frac, dec16[2],
+	       train_tps * flops_tok / 1e9 / peak, pre[2], prefill_frac, bw, bw16, dec[2], decode_frac, dec16[2],
 	       decode16_frac, rss_train / 1024.0, bytes / 1048576.0, rss_train * 1024.0 / bytes);
 	decode_model_tower_free(&dm);
 done:
