@@ -159,9 +159,6 @@ void rope_backward(float *dx, int N, int stride, int nh, int D, int T, int pos0,
 	rope_apply(dx, N, stride, nh, D, T, pos0, cos_t, sin_t, -1.0f);
 }
 
-/* Causal attention works on row blocks: block [r0,r1) of queries sees keys
- * [0,r1), so the sgemm calls skip most of the masked upper triangle. */
-enum { ATT_BLOCK = 64 };
 
 void softmax_prefix(float *row, int n, int len)
 {

@@ -44,6 +44,10 @@ void rope_forward(float *x, int N, int stride, int nh, int D, int T, int pos0,
 void rope_backward(float *dx, int N, int stride, int nh, int D, int T, int pos0,
 		   const float *cos_t, const float *sin_t);
 
+/* Causal attention works on row blocks: block [r0,r1) of queries sees keys
+ * [0,r1), so the sgemm calls skip most of the masked upper triangle. */
+enum { ATT_BLOCK = 64 };
+
 /* Causal attention with grouped queries: H query heads share K kv heads.
  * qkv (B,T,(H+2K)*D) holds q (H*D), k (K*D), v (K*D) per token, rotated.
  * out (B,T,H*D); att (B,H,T,T) gets the softmax probabilities. */

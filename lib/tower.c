@@ -675,8 +675,6 @@ static void attend_one(float *o, float *sc, const float *q, const float *kt, con
 	cblas_sgemv(CblasRowMajor, CblasTrans, S, D, 1.0f / sum, v, KD, sc, 1, 0.0f, o, 1);
 }
 
-enum { ATT_BLOCK = 64 }; /* query rows per block of a prompt's attention */
-
 /* Attention of T new queries per sequence against the cached keys
  * [0, pos0+T): query t sees positions up to pos0+t. */
 static void cached_attention(float *out, float *scores_all, const float *qkv, const float *kc,

@@ -10,6 +10,7 @@
 # CPUs, so the margins are wide: measured 1.09 / 1.98 nats and 52 / 41 % WER
 # with -O2, 1.05 / 1.97 and 46 / 40 % under the sanitizers (chance: ~100 %).
 . "$top_srcdir/tests/setup.sh"
+. "$top_srcdir/tests/fuse-corpus.sh" # the towers' configurations (text.json, speech.json)
 
 # spoken N SEED MOD: N utterances of 4-8 tokens in [3,32); speech says each
 # token w as the codes w%18 and 5w%18 (tokens 18 apart sound alike).
@@ -33,14 +34,6 @@ for m in text speech; do
 	spoken 400 1 $m >train.$m.tok
 	spoken 20 2 $m >dev.$m.tok
 done
-cat >text.json <<'JSON'
-{"vocab": 32, "d_model": 32, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2,
- "d_ff": 64, "max_seq": 64, "tie_embeddings": true}
-JSON
-cat >speech.json <<'JSON'
-{"vocab": 20, "d_model": 24, "n_layers": 2, "n_heads": 3, "d_ff": 48,
- "max_seq": 64, "tie_embeddings": true}
-JSON
 zip-train -q -j1 --config text.json --eos 2 -T 32 --steps 300 --lr 1e-2 train.text.tok dev.text.tok \
 	--log text.log -o text.zpm
 zip-train -q -j1 --config speech.json --eos 19 -T 32 --steps 800 --lr 1e-2 train.speech.tok -o speech.zpm
