@@ -28,6 +28,8 @@ static inline void store(float *y, float s, int accumulate)
 	*y = accumulate ? *y + s : s;
 }
 
+/* st_bf16_to_f32 (lib/safetensors) in a form the compiler can inline and
+ * vectorise inside the loop below; it is a call there. */
 static inline float bf16_to_float(uint16_t h)
 {
 	uint32_t bits = (uint32_t)h << 16;

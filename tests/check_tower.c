@@ -353,9 +353,7 @@ START_TEST(test_matvec_matches_reference)
 						for (int o = 0; o < OC; o++) {
 							double s = acc, s16 = acc, mag = 1;
 							for (int i = 0; i < C; i++) {
-								uint32_t bits = (uint32_t)w16[(size_t)o * C + i] << 16;
-								float wb;
-								memcpy(&wb, &bits, sizeof wb);
+								float wb = st_bf16_to_f32(w16[(size_t)o * C + i]);
 								s += (double)w[(size_t)o * C + i] * x[n * C + i];
 								s16 += (double)wb * x[n * C + i];
 								mag += fabs((double)w[(size_t)o * C + i] * x[n * C + i]);
