@@ -25,6 +25,7 @@ static const struct cli_doc doc = {
 		    "       [--tts-ratio x] [--freeze text|speech|none|text,speech]\n"
 		    "       [--input-proj paper|residual|none] [--xattn-layers n |\n"
 		    "       --xattn-every-text i --xattn-every-speech j] [--gate-init x]\n"
+		    "       [--xattn-rope auto|rate|none]\n"
 		    "       [--steps n | --epochs n] [-b n] [--lr x] [--warmup n] [--weight-decay x]\n"
 		    "       [--clip x] [--seed n] [--ckpt-every n] [--ckpt file] [--resume]\n"
 		    "       [--stop-after n] [--log file.jsonl] [--text-tokenizer text.tok]\n"
@@ -56,6 +57,10 @@ static const struct cli_doc doc = {
 		   "      --xattn-every-text I, --xattn-every-speech J   a stage after every I-th\n"
 		   "                            text layer and J-th speech layer\n"
 		   "      --gate-init X         the tanh gates' start (default 0, the paper's)\n"
+		   "      --xattn-rope RATE     rotary positions in the blocks, counted in speech\n"
+		   "                            tokens: text positions times RATE; auto: the\n"
+		   "                            training pairs' speech tokens per text token;\n"
+		   "                            none (default, the paper's): no positions\n"
 		   "      --dev-speech FILE, --dev-text FILE   held-out pairs: ASR and TTS dev loss\n"
 		   "                            at the end and every --eval-every N steps\n"
 		   "      --steps N             optimizer steps (default: one epoch)\n"
@@ -86,12 +91,12 @@ struct options {
 	int proj[2], every[2], xattn_layers;
 	bool tasks[2], freeze[2], resume, single;
 	long steps, epochs, batch, warmup, seed, ckpt_every, stop_after, eval_every;
-	double lr, min_lr_ratio, weight_decay, clip, tts_ratio, gate_init;
+	double lr, min_lr_ratio, weight_decay, clip, tts_ratio, gate_init, rope_rate; /* rope_rate -1: auto */
 };
 
 enum {
 	OPT_TEXT_TOWER = CLI_OPT_FIRST_FREE, OPT_SPEECH_TOWER, OPT_TASK, OPT_TTS_RATIO, OPT_FREEZE, OPT_PROJ,
-	OPT_PROJ_TEXT, OPT_PROJ_SPEECH, OPT_XLAYERS, OPT_EVERY_TEXT, OPT_EVERY_SPEECH, OPT_GATE_INIT, OPT_STEPS,
+	OPT_PROJ_TEXT, OPT_PROJ_SPEECH, OPT_XLAYERS, OPT_EVERY_TEXT, OPT_EVERY_SPEECH, OPT_GATE_INIT, OPT_ROPE, OPT_STEPS,
 	OPT_EPOCHS, OPT_LR, OPT_MIN_LR, OPT_WARMUP, OPT_WD, OPT_CLIP, OPT_SEED, OPT_CKPT_EVERY, OPT_CKPT,
 	OPT_RESUME, OPT_STOP_AFTER, OPT_LOG, OPT_TEXT_TOK, OPT_SPEECH_TOK, OPT_SINGLE, OPT_TEXT_CFG,
 	OPT_SPEECH_CFG, OPT_DEV_SPEECH, OPT_DEV_TEXT, OPT_EVAL_EVERY
@@ -140,6 +145,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{"xattn-every-text", required_argument, NULL, OPT_EVERY_TEXT},
 		{"xattn-every-speech", required_argument, NULL, OPT_EVERY_SPEECH},
 		{"gate-init", required_argument, NULL, OPT_GATE_INIT},
+		{"xattn-rope", required_argument, NULL, OPT_ROPE},
 		{"steps", required_argument, NULL, OPT_STEPS},
 		{"epochs", required_argument, NULL, OPT_EPOCHS},
 		{"batch", required_argument, NULL, 'b'},
@@ -185,6 +191,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 			o->every[ZM_SPEECH] = (int)cli_parse_long(optarg, "--xattn-every-speech", 1, 4096);
 			break;
 		case OPT_GATE_INIT: o->gate_init = cli_parse_double(optarg, "--gate-init", -10, 10); break;
+		case OPT_ROPE:
+			o->rope_rate = !strcmp(optarg, "auto")   ? -1.0
+				       : !strcmp(optarg, "none") ? 0.0
+								 : cli_parse_double(optarg, "--xattn-rope", 0, 1000);
+			break;
 		case OPT_STEPS: o->steps = cli_parse_long(optarg, "--steps", 1, 1L << 40); break;
 		case OPT_EPOCHS: o->epochs = cli_parse_long(optarg, "--epochs", 1, 1L << 20); break;
 		case 'b': o->batch = cli_parse_long(optarg, "--batch", 1, 1 << 16); break;
@@ -226,6 +237,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 		cli_usage_error("give both --xattn-every-text and --xattn-every-speech");
 	if (!o->dev[0] != !o->dev[1])
 		cli_usage_error("give both --dev-speech and --dev-text");
+	if (o->single && o->rope_rate != 0.0)
+		cli_usage_error("--xattn-rope: the single decoder has no cross-attention");
 	if (argc - optind != 2)
 		cli_usage_error("give a speech token archive and a text token archive");
 	o->speech = argv[optind];
@@ -334,10 +347,11 @@ static char *resume_options(const struct run *r)
 	const struct optim_config *oc = &r->oc;
 	return xasprintf("{\"batch\":%ld,\"seed\":%ld,\"steps\":%ld,\"warmup\":%ld,\"lr\":%.17g,"
 			 "\"min_lr_ratio\":%.17g,\"weight_decay\":%.17g,\"clip\":%.17g,\"utterances\":%zu,"
-			 "\"asr\":%d,\"tts\":%d,\"tts_ratio\":%.17g,\"freeze_text\":%d,\"freeze_speech\":%d}",
+			 "\"asr\":%d,\"tts\":%d,\"tts_ratio\":%.17g,\"freeze_text\":%d,\"freeze_speech\":%d,"
+			 "\"rope_rate\":%.17g}",
 			 o->batch, o->seed, oc->steps, oc->warmup, oc->lr, oc->min_lr_ratio, oc->weight_decay,
 			 oc->clip, r->data.n, o->tasks[TASK_ASR], o->tasks[TASK_TTS], o->tts_ratio,
-			 o->freeze[ZM_TEXT], o->freeze[ZM_SPEECH]);
+			 o->freeze[ZM_TEXT], o->freeze[ZM_SPEECH], r->z ? r->z->cfg.rope_rate : 0.0);
 }
 
 static void log_line(struct run *r, const char *fmt, ...) ZIP_PRINTF(2, 3);
@@ -460,6 +474,18 @@ static void make_single(struct run *r)
 	single_fill_config(s, &r->fcfg);
 }
 
+/* Speech tokens per text token over all pairs (--xattn-rope auto). */
+static double speech_per_text(const struct fuse_data *d)
+{
+	double n[2] = {0.0, 0.0};
+	for (size_t i = 0; i < d->n; i++)
+		for (int m = 0; m < 2; m++)
+			n[m] += (double)d->len[m][i];
+	if (n[ZM_TEXT] == 0.0 || n[ZM_SPEECH] == 0.0)
+		cli_die("--xattn-rope auto: the training pairs hold no text or no speech tokens");
+	return n[ZM_SPEECH] / n[ZM_TEXT];
+}
+
 static void setup(struct run *r, const struct options *o)
 {
 	memset(r, 0, sizeof *r);
@@ -482,6 +508,8 @@ static void setup(struct run *r, const struct options *o)
 	struct zipper *z = r->z;
 	if (fuse_data_load(&r->data, o->speech, o->text, vocab, max_len) < 0)
 		cli_die("%s", zerr_msg());
+	if (z)
+		zipper_set_rope_rate(z, o->rope_rate < 0.0 ? speech_per_text(&r->data) : o->rope_rate);
 	if (r->data.skipped && !o->common.quiet)
 		cli_warn("%zu utterances skipped: longer than a tower's max_seq", r->data.skipped);
 	optim_config_default(&r->oc);

@@ -111,7 +111,7 @@ static int encode_one(struct fusegen *g, const int32_t *ids, size_t n)
 		if (s + 1 == z->cfg.stages)
 			break; /* the input tower's last block, later layers and head do not reach the output */
 		xattn_forward_kv(&z->xa[g->in][s], NULL, NULL, 1, 0); /* no output token precedes */
-		xattn_forward(&z->xa[g->in][s], tower_stream(t, l), g->pos, T);
+		xattn_forward(&z->xa[g->in][s], tower_stream(t, l), g->pos, T, 0);
 	}
 	return 0;
 }
@@ -231,7 +231,7 @@ static const float *gen_forward(void *ctx, const int32_t *tokens, int T, int pos
 		if (g->capture) /* row 0, before the block: the keys a chain's next segment reads */
 			memcpy(g->keep + ((size_t)s * g->max_len + pos0) * t->cfg.d_model, tower_cache_stream(c),
 			       (size_t)T * t->cfg.d_model * sizeof *g->keep);
-		xattn_forward(&z->xa[g->out][s], tower_cache_stream(c), g->pos, T);
+		xattn_forward(&z->xa[g->out][s], tower_cache_stream(c), g->pos, T, pos0);
 	}
 	tower_cache_layers(t, c, prev, t->cfg.n_layers, T, pos0);
 	const float *logits = tower_cache_head(t, c, T, all);

@@ -186,11 +186,37 @@ void xattn_attend_backward(float *dq, float *dkv, float *datt, const float *dout
 		}
 }
 
+/* ---- positions ---- */
+
+/* Rotates the first C columns of rows (of width `stride`) that hold B
+ * sequences of T rows, row i of a sequence at angle scale * (pos0 + i)
+ * times each pair's frequency; sign -1 rotates back (the transpose, for
+ * gradients). Pairs are (k, k + D/2) in each head, as in the towers. */
+static void rope_rows(float *x, int rows, int T, size_t stride, int C, int H, float scale, int pos0, int sign)
+{
+	int D = C / H, half = D / 2;
+#pragma omp parallel for schedule(static) if ((long)rows * C >= PAR_MIN)
+	for (int r = 0; r < rows; r++) {
+		double pos = (double)scale * (pos0 + r % T);
+		float *v = x + (size_t)r * stride;
+		for (int k = 0; k < half; k++) {
+			double angle = pos * pow((double)XATTN_ROPE_THETA, -2.0 * k / D);
+			float c = (float)cos(angle), s = (float)(sign * sin(angle));
+			for (int h = 0; h < H; h++) {
+				float *a = v + (size_t)h * D + k, *b = a + half;
+				float a0 = *a, b0 = *b;
+				*a = a0 * c - b0 * s;
+				*b = b0 * c + a0 * s;
+			}
+		}
+	}
+}
+
 /* ---- the block ---- */
 
 struct xattn_acts {
 	int B, Tq, Tk; /* capacity */
-	int b, tq, tk; /* the last forward's */
+	int b, tq, tk, q0; /* the last forward's */
 	float *mem;
 	int32_t *kpos, *nvis; /* (B,Tk) (B,Tq) */
 	/* key side, Nk = B*Tk */
@@ -344,20 +370,25 @@ void xattn_forward_kv(struct xattn *x, const float *h, const int32_t *kpos, int 
 	relu_forward(a->r1, a->p1, (size_t)Nk * C);
 	matmul_forward(a->gout, a->r1, w->w2, Nk, C, C, 0);
 	matmul_forward(a->kv, a->gout, w->wkv, Nk, C, 2 * C, 0);
+	if (x->rope.qscale != 0.0f)
+		rope_rows(a->kv, Nk, Tk, (size_t)2 * C, C, x->H, x->rope.kscale, 0, 1);
 }
 
-void xattn_forward(struct xattn *x, float *y, const int32_t *qpos, int Tq)
+void xattn_forward(struct xattn *x, float *y, const int32_t *qpos, int Tq, int q0)
 {
 	struct xattn_acts *a = x->a;
 	const struct xattn_weights *w = &x->w;
 	int B = a->b, Nq = B * Tq, C = x->C, F = x->F;
 	size_t NC = (size_t)Nq * C;
 	a->tq = Tq;
+	a->q0 = q0;
 	xattn_visible(a->nvis, qpos, a->kpos, B, Tq, a->tk);
 	memcpy(a->y0, y, NC * sizeof *y);
 	rmsnorm_forward(a->qn, a->qn_rstd, a->y0, w->attn_norm, Nq, C, x->eps);
 	if (a->tk > 0) { /* else nothing to attend to: ao = 0 (the input of a generation) */
 		matmul_forward(a->q, a->qn, w->wq, Nq, C, C, 0);
+		if (x->rope.qscale != 0.0f)
+			rope_rows(a->q, Nq, Tq, (size_t)C, C, x->H, x->rope.qscale, q0, 1);
 		xattn_attend_forward(a->atty, a->att, a->q, a->kv, a->nvis, B, Tq, a->tk, C, x->H);
 		matmul_forward(a->ao, a->atty, w->wo, Nq, C, C, 0);
 		axpy(y, tanhf(w->attn_gate[0]), a->ao, NC);
@@ -435,6 +466,10 @@ void xattn_backward(struct xattn *x, float *dy)
 	zero(a->dq, NC);
 	zero(a->dkv, (size_t)Nk * 2 * C);
 	xattn_attend_backward(a->dq, a->dkv, a->datt, a->dtmp, a->q, a->kv, a->att, a->nvis, B, Tq, Tk, C, x->H);
+	if (x->rope.qscale != 0.0f) { /* back to the unrotated q and k */
+		rope_rows(a->dq, Nq, Tq, (size_t)C, C, x->H, x->rope.qscale, a->q0, -1);
+		rope_rows(a->dkv, Nk, Tk, (size_t)2 * C, C, x->H, x->rope.kscale, 0, -1);
+	}
 	zero(a->dtmp, NC);
 	matmul_backward(a->dtmp, g->wq, a->dq, a->qn, w->wq, Nq, C, C);
 	rmsnorm_backward(dy, g->attn_norm, a->dtmp, a->y0, w->attn_norm, a->qn_rstd, Nq, C);

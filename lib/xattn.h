@@ -7,11 +7,19 @@
  *   y  += tanh(b) * Wdown SwiGLU(Wgate n, Wup n),  n = RMSNorm(y)
  * with gates a = b = 0 at init, so a fresh block passes y through exactly.
  * The RMSNorm inside g is ours (the other tower's stream is unnormalised).
- * XAttn has H heads of C/H, no RoPE, and masks by linear order across the
+ * XAttn has H heads of C/H and masks by linear order across the
  * modalities: query i (linear position qpos[i]) sees key j only when
  * kpos[j] < qpos[i]. Each tower's positions increase along its sequence,
  * so the keys a query sees are a prefix of the other sequence (nvis keys);
  * a query that sees none gets a zero attention output.
+ *
+ * Positions (optional, ours; the paper's blocks have none): the queries
+ * and keys are rotated (RoPE, rotate-half, theta XATTN_ROPE_THETA) at
+ * their own tower's position times a scale, so that both sides count in
+ * one unit. Zipper uses speech frames: text positions are scaled by the
+ * mean number of speech tokens per text token, so a text token's query
+ * and the audio it was spoken in sit near the same rotation, and the
+ * block can find its audio by position as well as by content.
  *
  * Tensors of a block, under a prefix such as "xattn.text.0.":
  *   kv_norm.weight (Co)  proj.0.weight (C,Co)  proj.1.weight (C,C)
@@ -64,9 +72,17 @@ struct xattn_weights {
 
 struct xattn_acts;
 
+/* The rotation of the queries and keys at position scale * (own position). */
+struct xattn_rope {
+	float qscale, kscale; /* qscale 0: no rotation */
+};
+
+enum { XATTN_ROPE_THETA = 10000 };
+
 struct xattn {
 	int C, Co, H, F;
 	float eps;
+	struct xattn_rope rope;
 	struct xattn_weights w, g; /* g: gradients, or all NULL */
 	struct xattn_acts *a;
 };
@@ -81,7 +97,8 @@ void xattn_alloc(struct xattn *x, int B, int Tq, int Tk);
 void xattn_free(struct xattn *x);
 
 /* The key side: keys and values from h (B*Tk,Co) (copied: the caller may
- * change h afterwards), with kpos (B,Tk) their linear positions. */
+ * change h afterwards), with kpos (B,Tk) their linear positions; key j of
+ * a sequence is at its tower's position j. */
 void xattn_forward_kv(struct xattn *x, const float *h, const int32_t *kpos, int B, int Tk);
 /* After xattn_forward_kv() of one sequence: the same keys and values for
  * B sequences (beams of one utterance); capacity for B needed. */
@@ -93,8 +110,9 @@ void xattn_repeat_kv(struct xattn *x, int B);
  * then xattn_set_kv_batch(). */
 void xattn_place_kv(struct xattn *x, int row, int Tk);
 void xattn_set_kv_batch(struct xattn *x, int B, int Tk);
-/* The query side: y (B*Tq,C) in place; qpos (B,Tq). */
-void xattn_forward(struct xattn *x, float *y, const int32_t *qpos, int Tq);
+/* The query side: y (B*Tq,C) in place; qpos (B,Tq); query i of a sequence
+ * is at its tower's position q0 + i. */
+void xattn_forward(struct xattn *x, float *y, const int32_t *qpos, int Tq, int q0);
 /* dy (B*Tq,C) in place: d(output) -> d(input); accumulates the weight
  * gradients; the gradient for h is then in xattn_dh() (B*Tk,Co), for the
  * caller to add to the other tower's stream gradient. */

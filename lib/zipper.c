@@ -19,6 +19,10 @@ static const char *const mod_name[2] = {"text", "speech"};
 
 int zipper_config_check(const struct zipper_config *c)
 {
+	if (!(c->rope_rate >= 0.0 && c->rope_rate <= 1e3)) {
+		zerr_set("config: \"xattn_rope_rate\" must be between 0 and 1000");
+		return -1;
+	}
 	for (int m = 0; m < 2; m++) {
 		if (tower_config_check(&c->tower[m]) < 0) {
 			zerr_prefix("%s tower", mod_name[m]);
@@ -66,6 +70,8 @@ cJSON *zipper_config_to_json(const struct zipper_config *c)
 		cJSON_AddNumberToObject(j, key, c->eos[m]);
 	}
 	cJSON_AddNumberToObject(j, "gate_init", c->gate_init);
+	if (c->rope_rate > 0.0)
+		cJSON_AddNumberToObject(j, "xattn_rope_rate", c->rope_rate);
 	return j;
 }
 
@@ -109,6 +115,8 @@ int zipper_config_from_json(struct zipper_config *c, const cJSON *j)
 		return -1;
 	const cJSON *g = cJSON_GetObjectItemCaseSensitive(j, "gate_init");
 	c->gate_init = cJSON_IsNumber(g) ? g->valuedouble : 0.0;
+	const cJSON *rate = cJSON_GetObjectItemCaseSensitive(j, "xattn_rope_rate");
+	c->rope_rate = cJSON_IsNumber(rate) ? rate->valuedouble : 0.0; /* absent: the paper's, no positions */
 	return zipper_config_check(c);
 }
 
@@ -148,6 +156,7 @@ struct zipper *zipper_new(const struct zipper_config *c, struct rng *r)
 	z->n_params = carve_extras(z, NULL, NULL);
 	z->params = xcalloc(z->n_params + 1, sizeof(float));
 	carve_extras(z, z->params, NULL);
+	zipper_set_rope_rate(z, c->rope_rate);
 	if (!r)
 		return z; /* to be loaded */
 	for (int m = 0; m < 2; m++)
@@ -156,6 +165,16 @@ struct zipper *zipper_new(const struct zipper_config *c, struct rng *r)
 		for (int n = 0; n < c->stages; n++)
 			xattn_init(&z->xa[m][n], r, (float)c->gate_init);
 	return z;
+}
+
+void zipper_set_rope_rate(struct zipper *z, double rate)
+{
+	z->cfg.rope_rate = rate;
+	for (int m = 0; m < 2; m++) /* positions in speech frames: text ones scaled by the rate */
+		for (int n = 0; n < z->cfg.stages; n++) {
+			float text = (float)rate, q = m == ZM_TEXT ? text : 1.0f, k = m == ZM_TEXT ? 1.0f : text;
+			z->xa[m][n].rope = rate > 0.0 ? (struct xattn_rope){q, k} : (struct xattn_rope){0.0f, 0.0f};
+		}
 }
 
 void zipper_free(struct zipper *z)
@@ -230,7 +249,7 @@ double zipper_forward(struct zipper *z, const struct zipper_batch *b)
 			xattn_forward_kv(&z->xa[m][n], tower_stream(z->tower[1 - m], prev[1 - m]), b->pos[1 - m], B,
 					 b->T[1 - m]);
 		for (int m = 0; m < 2; m++)
-			xattn_forward(&z->xa[m][n], tower_stream(z->tower[m], prev[m]), b->pos[m], b->T[m]);
+			xattn_forward(&z->xa[m][n], tower_stream(z->tower[m], prev[m]), b->pos[m], b->T[m], 0);
 	}
 	double sum = 0.0;
 	int count = 0;

@@ -29,7 +29,9 @@
  * Model file: zipper.kind "fused", zipper.config {"text": {tower config},
  * "speech": {tower config}, "xattn_every_text": i, "xattn_every_speech":
  * j, "xattn_stages": N, "input_proj_text": "residual", "input_proj_speech":
- * ..., "text_bos", "text_eos", "speech_bos", "speech_eos": token ids}.
+ * ..., "text_bos", "text_eos", "speech_bos", "speech_eos": token ids,
+ * "xattn_rope_rate": r (optional; the blocks' queries and keys rotated at
+ * their positions in speech frames, text positions times r: lib/xattn.h)}.
  *
  * A tower frozen with zipper_alloc_train() gets no gradients (and so no
  * optimizer state); the gradient still flows through it to what it reads. */
@@ -59,6 +61,7 @@ struct zipper_config {
 	int proj[2];   /* enum inproj_mode */
 	int bos[2], eos[2]; /* each tower's start and end tokens */
 	double gate_init;
+	double rope_rate; /* speech tokens per text token; 0: no positions in the blocks */
 };
 
 /* every[] from xattn_layers spread evenly: every[m] = L_m / n. */
@@ -89,6 +92,8 @@ struct zipper {
  * initialised from r (r NULL: uninitialised too). */
 struct zipper *zipper_new(const struct zipper_config *c, struct rng *r);
 void zipper_free(struct zipper *z);
+/* Positions in the blocks (cfg.rope_rate, lib/xattn.h): rate 0 for none. */
+void zipper_set_rope_rate(struct zipper *z, double rate);
 /* Gradients (not for frozen towers) and activations for B x T[m]. */
 void zipper_alloc_train(struct zipper *z, const bool frozen[2], int B, const int T[2]);
 /* Mean loss over the targets of both towers (0 when none). */

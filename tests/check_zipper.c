@@ -58,9 +58,12 @@ struct fixture {
 	struct zipper_batch b;
 };
 
-static void open_fixture(struct fixture *fx)
+/* The paper's blocks, and ours with rotary positions (tests/ref/zipper.py). */
+static const char *const fixtures[] = {"zipper-ref.safetensors", "zipper-rope-ref.safetensors"};
+
+static void open_fixture(struct fixture *fx, const char *fixture)
 {
-	char *p = data_path("zipper-ref.safetensors");
+	char *p = data_path(fixture);
 	ck_assert_msg(st_open(&fx->f, p) == 0, "%s", zerr_msg());
 	free(p);
 	fx->z = zipper_load(&fx->f);
@@ -95,12 +98,12 @@ static void check_grad(const struct st_file *f, const char *name, const float *g
 	free(gname);
 }
 
-/* Forward and backward of the fixture batch, with towers frozen as asked;
+/* Forward and backward of a fixture's batch, with towers frozen as asked;
  * compares logits, loss and the gradients that exist. */
-static void run_reference(bool freeze_text)
+static void run_reference(const char *fixture, bool freeze_text)
 {
 	struct fixture fx;
-	open_fixture(&fx);
+	open_fixture(&fx, fixture);
 	struct zipper *z = fx.z;
 	bool frozen[2] = {freeze_text, false};
 	zipper_alloc_train(z, frozen, fx.b.B, fx.b.T);
@@ -132,13 +135,32 @@ static void run_reference(bool freeze_text)
 
 START_TEST(test_ref_logits_loss_and_gradients)
 {
-	run_reference(false);
+	run_reference(fixtures[_i], false);
 }
 END_TEST
 
 START_TEST(test_frozen_text_tower_has_no_gradients)
 {
-	run_reference(true);
+	run_reference(fixtures[_i], true);
+}
+END_TEST
+
+START_TEST(test_rope_rate_is_in_the_config)
+{
+	struct fixture fx;
+	open_fixture(&fx, fixtures[1]);
+	ck_assert(fx.z->cfg.rope_rate == 2.5);
+	ck_assert(fx.z->xa[ZM_TEXT][0].rope.qscale == 2.5f && fx.z->xa[ZM_TEXT][0].rope.kscale == 1.0f);
+	ck_assert(fx.z->xa[ZM_SPEECH][1].rope.qscale == 1.0f && fx.z->xa[ZM_SPEECH][1].rope.kscale == 2.5f);
+	cJSON *j = zipper_config_to_json(&fx.z->cfg);
+	struct zipper_config back;
+	ck_assert_msg(zipper_config_from_json(&back, j) == 0, "%s", zerr_msg());
+	ck_assert(back.rope_rate == 2.5);
+	cJSON_Delete(j);
+	close_fixture(&fx);
+	open_fixture(&fx, fixtures[0]); /* absent: the paper's, none */
+	ck_assert(fx.z->cfg.rope_rate == 0.0 && fx.z->xa[ZM_TEXT][0].rope.qscale == 0.0f);
+	close_fixture(&fx);
 }
 END_TEST
 
@@ -152,8 +174,9 @@ START_TEST(test_visible_prefix)
 }
 END_TEST
 
-/* A fused config of two random towers, residual projections, gates 0. */
-static struct zipper *fresh(struct rng *r)
+/* A fused config of two random towers, residual projections, gates 0,
+ * rotary positions in the blocks at rope_rate (0: none). */
+static struct zipper *fresh(struct rng *r, double rope_rate)
 {
 	struct zipper_config c = {0};
 	for (int m = 0; m < 2; m++) {
@@ -172,6 +195,7 @@ static struct zipper *fresh(struct rng *r)
 		c.eos[m] = c.tower[m].vocab - 1;
 	}
 	c.stages = 2;
+	c.rope_rate = rope_rate;
 	ck_assert_msg(zipper_config_check(&c) == 0, "%s", zerr_msg());
 	struct zipper *z = zipper_new(&c, r);
 	for (int m = 0; m < 2; m++)
@@ -199,7 +223,7 @@ START_TEST(test_fresh_zip_is_each_tower_exactly)
 {
 	struct rng r;
 	rng_seed(&r, 5);
-	struct zipper *z = fresh(&r);
+	struct zipper *z = fresh(&r, 0.0);
 	struct zipper_batch b;
 	int T[2] = {7, 11};
 	asr_batch(&b, z, 3, T, &r);
@@ -234,7 +258,7 @@ START_TEST(test_frozen_text_tower_stays_bit_identical)
 {
 	struct rng r;
 	rng_seed(&r, 9);
-	struct zipper *z = fresh(&r);
+	struct zipper *z = fresh(&r, 0.0);
 	struct zipper_batch b;
 	int T[2] = {6, 9};
 	asr_batch(&b, z, 2, T, &r);
@@ -279,7 +303,7 @@ START_TEST(test_save_and_load_roundtrip)
 {
 	struct rng r;
 	rng_seed(&r, 3);
-	struct zipper *z = fresh(&r);
+	struct zipper *z = fresh(&r, 0.0);
 	char path[] = "/tmp/zipper-check-XXXXXX";
 	int fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
@@ -299,6 +323,9 @@ START_TEST(test_save_and_load_roundtrip)
 }
 END_TEST
 
+/* The generation tests run without and with positions in the blocks. */
+static const double rope_rates[] = {0.0, 1.7};
+
 /* Gates open, so cross-attention matters. */
 static void open_gates(struct zipper *z, struct rng *r)
 {
@@ -316,7 +343,7 @@ START_TEST(test_generation_matches_training_forward)
 {
 	struct rng r;
 	rng_seed(&r, 11);
-	struct zipper *z = fresh(&r);
+	struct zipper *z = fresh(&r, rope_rates[_i]);
 	open_gates(z, &r);
 	for (int out = 0; out < 2; out++) {
 		int in = 1 - out, n_in = 6, n_out = 5, V = z->cfg.tower[out].vocab;
@@ -369,7 +396,7 @@ START_TEST(test_chain_matches_training_forward)
 {
 	struct rng r;
 	rng_seed(&r, 12);
-	struct zipper *z = fresh(&r);
+	struct zipper *z = fresh(&r, rope_rates[_i]);
 	open_gates(z, &r);
 	for (int first = 0; first < 2; first++) {
 		int A = 1 - first, n_a = 5, n_b = 4, n_c = 4;
@@ -422,14 +449,15 @@ static Suite *zipper_suite(void)
 {
 	Suite *s = suite_create("zipper");
 	TCase *tc = tcase_create("zipper");
-	tcase_add_test(tc, test_ref_logits_loss_and_gradients);
-	tcase_add_test(tc, test_frozen_text_tower_has_no_gradients);
+	tcase_add_loop_test(tc, test_ref_logits_loss_and_gradients, 0, 2);
+	tcase_add_loop_test(tc, test_frozen_text_tower_has_no_gradients, 0, 2);
+	tcase_add_test(tc, test_rope_rate_is_in_the_config);
 	tcase_add_test(tc, test_visible_prefix);
 	tcase_add_test(tc, test_fresh_zip_is_each_tower_exactly);
 	tcase_add_test(tc, test_frozen_text_tower_stays_bit_identical);
 	tcase_add_test(tc, test_save_and_load_roundtrip);
-	tcase_add_test(tc, test_generation_matches_training_forward);
-	tcase_add_test(tc, test_chain_matches_training_forward);
+	tcase_add_loop_test(tc, test_generation_matches_training_forward, 0, 2);
+	tcase_add_loop_test(tc, test_chain_matches_training_forward, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

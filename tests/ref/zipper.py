@@ -6,7 +6,9 @@ it: the two towers are tests/ref/tower.py's Llama modules run layer by
 layer; cross-attention is nn.Linear modules with an explicit boolean mask
 built from linear positions (kpos < qpos), softmax over the visible keys
 and a zero output where none is visible; the loss is F.cross_entropy over
-both towers' targets together. Writes tests/data/zipper-ref.safetensors:
+both towers' targets together. Writes tests/data/zipper-ref.safetensors
+(the paper's blocks) and tests/data/zipper-rope-ref.safetensors (ours, with
+rotary positions in the blocks: xattn_rope_rate ROPE_RATE), each
 kind "fused" with the weights (so zipper_load reads it as a model), and
   ref.{text,speech}.{tokens,targets,pos} (I32 [B,T]),
   ref.{text,speech}.logits [B,T,V], ref.loss [1],
@@ -36,14 +38,28 @@ EVERY = dict(text=2, speech=1)
 STAGES = 2
 PROJ = dict(text="paper", speech="residual")
 PAD_POS = 2147483647
+ROPE_RATE = 2.5  # speech tokens per text token: not an integer, so the scaling is tested
+ROPE_THETA = 10000.0
+
+
+def rotate(x, pos):
+    """Rotary positions, rotate-half pairs (k, k + d/2), at real-valued pos (T,) on x (B,H,T,d)."""
+    d = x.shape[-1]
+    inv = ROPE_THETA ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+    angle = pos.double()[:, None] * inv[None, :]
+    cos = torch.cat([angle.cos(), angle.cos()], -1).float()
+    sin = torch.cat([angle.sin(), angle.sin()], -1).float()
+    rot = torch.cat([-x[..., d // 2:], x[..., :d // 2]], -1)
+    return x * cos + rot * sin
 
 
 class XAttn(nn.Module):
     """Gated xattn-dense in a tower of width c reading a stream of width co."""
 
-    def __init__(self, c, co, heads, ff, eps):
+    def __init__(self, c, co, heads, ff, eps, qscale=0.0, kscale=0.0):
         super().__init__()
         self.h, self.d = heads, c // heads
+        self.qscale, self.kscale = qscale, kscale  # positions: own index times scale; 0: none
         self.kv_norm = RMSNorm(co, eps)
         self.proj = nn.ModuleList([nn.Linear(co, c, bias=False), nn.Linear(c, c, bias=False)])
         self.attn_norm = RMSNorm(c, eps)
@@ -66,6 +82,9 @@ class XAttn(nn.Module):
         q = self.q_proj(self.attn_norm(y)).view(b, tq, self.h, self.d).transpose(1, 2)
         k = self.k_proj(g).view(b, tk, self.h, self.d).transpose(1, 2)
         v = self.v_proj(g).view(b, tk, self.h, self.d).transpose(1, 2)
+        if self.qscale:
+            q = rotate(q, torch.arange(tq) * self.qscale)
+            k = rotate(k, torch.arange(tk) * self.kscale)
         visible = (kpos[:, None, :] < qpos[:, :, None])[:, None]  # (B,1,Tq,Tk)
         s = (q @ k.transpose(-1, -2)) / (self.d ** 0.5)
         p = F.softmax(s.masked_fill(~visible, -1e9), dim=-1) * visible  # none visible: 0
@@ -88,9 +107,11 @@ class InProj(nn.Module):
 
 
 class Zipper(nn.Module):
-    def __init__(self):
+    def __init__(self, rope_rate):
         super().__init__()
         self.cfg = dict(text=TEXT, speech=SPEECH)
+        # positions in speech tokens: a text position counts rope_rate of them
+        scale = dict(text=rope_rate, speech=1.0)
         self.towers = nn.ModuleDict({m: Llama(c) for m, c in self.cfg.items()})
         for t in self.towers.values():  # tied heads
             t.lm_head.weight = t.model.embed_tokens.weight
@@ -98,7 +119,8 @@ class Zipper(nn.Module):
         other = dict(text="speech", speech="text")
         self.xattn = nn.ModuleDict({
             m: nn.ModuleList(XAttn(c["d_model"], self.cfg[other[m]]["d_model"], c["n_heads"], c["d_ff"],
-                                   c["norm_eps"]) for _ in range(STAGES))
+                                   c["norm_eps"], scale[m] if rope_rate else 0.0,
+                                   scale[other[m]] if rope_rate else 0.0) for _ in range(STAGES))
             for m, c in self.cfg.items()})
 
     def forward(self, tokens, pos):
@@ -154,8 +176,13 @@ def batch():
 
 
 def main():
+    write("zipper-ref.safetensors", 0.0)
+    write("zipper-rope-ref.safetensors", ROPE_RATE)
+
+
+def write(fixture, rope_rate):
     torch.manual_seed(4321)
-    z = Zipper()
+    z = Zipper(rope_rate)
     with torch.no_grad():
         for name, p in z.named_parameters():
             if "norm" in name:
@@ -192,10 +219,12 @@ def main():
            "xattn_stages": STAGES, "input_proj_text": PROJ["text"], "input_proj_speech": PROJ["speech"],
            "text_bos": 1, "text_eos": 2, "speech_bos": SPEECH["vocab"] - 2, "speech_eos": SPEECH["vocab"] - 1,
            "gate_init": 0.0}
+    if rope_rate:
+        cfg["xattn_rope_rate"] = rope_rate
     here = os.path.dirname(os.path.abspath(__file__))
-    st_write(os.path.join(here, "..", "data", "zipper-ref.safetensors"), out,
+    st_write(os.path.join(here, "..", "data", fixture), out,
              {"zipper.kind": "fused", "zipper.version": "1", "zipper.config": json.dumps(cfg)})
-    print("loss %.6f over %d targets" % (loss.item(), count))
+    print("%s: loss %.6f over %d targets" % (fixture, loss.item(), count))
 
 
 def zname(name):
