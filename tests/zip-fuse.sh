@@ -31,6 +31,22 @@ zip-fuse $common --task tts --freeze none --xattn-every-text 1 --xattn-every-spe
 	speech.tok text.tok -o d.zpm
 zip-info d.zpm | grep -q '"xattn_stages":1' || fail "every 1 / every 2 of 2 layers: one stage"
 
+# Rotary positions in the blocks: auto takes the pairs' speech tokens per text
+# token (exactly 2 here); none is the default, the paper's; the rate is an
+# option a resumed run must share.
+zip-fuse $common --xattn-rope auto speech.tok text.tok -o rope.zpm
+zip-info rope.zpm | grep -q '"xattn_rope_rate":2[,}]' || fail "--xattn-rope auto: the rate is not 2"
+zip-fuse $common --steps 2 --xattn-rope 3.5 speech.tok text.tok -o rope35.zpm
+zip-info rope35.zpm | grep -q '"xattn_rope_rate":3.5[,}]' || fail "--xattn-rope 3.5 not kept"
+zip-fuse $common --xattn-rope none speech.tok text.tok -o none.zpm
+assert_same a.zpm none.zpm
+expect_exit 1 zip-fuse $common --xattn-rope 3 --resume speech.tok text.tok -o b.zpm
+expect_stderr "configured differently"
+expect_exit 2 zip-fuse $common --xattn-rope fast speech.tok text.tok -o x.zpm
+expect_stderr "--xattn-rope"
+expect_exit 2 zip-fuse -q -j1 --single-decoder --text-tower text.zpm --xattn-rope 2 speech.tok text.tok -o x.zpm
+expect_stderr "no cross-attention"
+
 # Dev loss per task, every 10 steps, for the fused model and the single decoder.
 zip-fuse $common --dev-speech speech.tok --dev-text text.tok --eval-every 10 --log dev.jsonl \
 	speech.tok text.tok -o dev.zpm
