@@ -347,11 +347,10 @@ static char *resume_options(const struct run *r)
 	const struct optim_config *oc = &r->oc;
 	return xasprintf("{\"batch\":%ld,\"seed\":%ld,\"steps\":%ld,\"warmup\":%ld,\"lr\":%.17g,"
 			 "\"min_lr_ratio\":%.17g,\"weight_decay\":%.17g,\"clip\":%.17g,\"utterances\":%zu,"
-			 "\"asr\":%d,\"tts\":%d,\"tts_ratio\":%.17g,\"freeze_text\":%d,\"freeze_speech\":%d,"
-			 "\"rope_rate\":%.17g}",
+			 "\"asr\":%d,\"tts\":%d,\"tts_ratio\":%.17g,\"freeze_text\":%d,\"freeze_speech\":%d}",
 			 o->batch, o->seed, oc->steps, oc->warmup, oc->lr, oc->min_lr_ratio, oc->weight_decay,
 			 oc->clip, r->data.n, o->tasks[TASK_ASR], o->tasks[TASK_TTS], o->tts_ratio,
-			 o->freeze[ZM_TEXT], o->freeze[ZM_SPEECH], r->z ? r->z->cfg.rope_rate : 0.0);
+			 o->freeze[ZM_TEXT], o->freeze[ZM_SPEECH]);
 }
 
 static void log_line(struct run *r, const char *fmt, ...) ZIP_PRINTF(2, 3);

@@ -191,7 +191,9 @@ void xattn_attend_backward(float *dq, float *dkv, float *datt, const float *dout
 /* Rotates the first C columns of rows (of width `stride`) that hold B
  * sequences of T rows, row i of a sequence at angle scale * (pos0 + i)
  * times each pair's frequency; sign -1 rotates back (the transpose, for
- * gradients). Pairs are (k, k + D/2) in each head, as in the towers. */
+ * gradients). Pairs are (k, k + D/2) in each head, as in the towers, whose
+ * rope_forward() (ops.h) reads tables made for integer positions; these
+ * positions are scaled, so the angles are computed here. */
 static void rope_rows(float *x, int rows, int T, size_t stride, int C, int H, float scale, int pos0, int sign)
 {
 	int D = C / H, half = D / 2;
