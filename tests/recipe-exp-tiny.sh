@@ -83,3 +83,11 @@ bash "$recipe" --tiny --dir "$out" -j 2 --bin "$top_builddir/cmd" --stage 7 --st
 	fail "stage 7 rerun failed: $(tail -3 "$work/log3")"
 [ -s "$e/fused/single-3pct/model.zpm" ] || fail "lost model not remade"
 assert_same "$work/keep.zpm" "$e/fused/single-1pct/model.zpm"
+# --xattn-rope reaches the Zipper models when stage 7 is redone: they are
+# made again (their options changed), the single decoder is not.
+bash "$recipe" --tiny --dir "$out" -j 2 --bin "$top_builddir/cmd" --stage 7 --stop-stage 7 --force \
+	--xattn-rope auto >"$work/log4" 2>&1 || fail "stage 7 with --xattn-rope failed: $(tail -3 "$work/log4")"
+zip-info "$e/fused/zipper-frozen-1pct/model.zpm" | grep -q '"xattn_rope_rate":' ||
+	fail "--xattn-rope auto did not reach the Zipper models"
+assert_same "$work/keep.zpm" "$e/fused/single-1pct/model.zpm"
+expect_exit 2 bash "$recipe" --tiny --dir "$out" --xattn-rope fast

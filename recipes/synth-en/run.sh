@@ -27,7 +27,7 @@ usage() {
 	cat <<EOF
 usage: run.sh [--tiny] [--stage N] [--stop-stage N] [-j N] [--seed N]
               [--dir DIR] [--bin DIR] [--aligned-hours H] [--speech-hours H]
-              [--eval-utts N] [--force]
+              [--eval-utts N] [--xattn-rope auto|RATE|none] [--force]
   --tiny            CI size: shipped sentences, espeak-ng only (about 30 s)
   --stage N         first stage to run (default 0)
   --stop-stage N    last stage to run (default 9)
@@ -38,6 +38,9 @@ usage: run.sh [--tiny] [--stage N] [--stop-stage N] [-j N] [--seed N]
   --aligned-hours H planned hours of aligned speech (default 27)
   --speech-hours H  planned hours of speech-only audio (default 52)
   --eval-utts N     utterances in each of dev, test-seen, test-unseen (default 1200)
+  --xattn-rope R    positions in the Zipper models' cross-attention (zip-fuse
+                    --xattn-rope; default none, the paper's blocks); with
+                    --stage 7 --force, models made otherwise are made again
   --force           redo the selected stages even when marked done
 e.g. ./run.sh --dir /data/synth-en -j 2
 See also: README in this directory, zip-eval-wer(1)
@@ -56,6 +59,7 @@ force=false
 aligned_hours=27
 speech_hours=52
 eval_utts=1200
+xattn_rope=none
 
 recipe_args="$*"
 while [ $# -gt 0 ]; do
@@ -72,6 +76,7 @@ while [ $# -gt 0 ]; do
 	--aligned-hours) aligned_hours=${2:?}; shift ;;
 	--speech-hours) speech_hours=${2:?}; shift ;;
 	--eval-utts) eval_utts=${2:?}; shift ;;
+	--xattn-rope) xattn_rope=${2:?}; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
 	esac
@@ -85,6 +90,11 @@ for v in "$aligned_hours" "$speech_hours"; do
 	case $v in '' | *[!0-9.]*) echo "run.sh: '$v' is not a number of hours" >&2; exit 2 ;; esac
 done
 
+case $xattn_rope in
+auto | none | [0-9]*) ;;
+*) echo "run.sh: --xattn-rope: '$xattn_rope' is not auto, none or a rate" >&2; exit 2 ;;
+esac
+
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 [ -n "$bin" ] && PATH=$(cd "$bin" && pwd):$PATH
@@ -92,6 +102,7 @@ export LC_ALL=C PATH
 
 . "$local_dir/common.sh"
 . "$local_dir/sizes.sh"
+[ "$xattn_rope" = none ] || fused_xattn="$fused_xattn --xattn-rope $xattn_rope"
 . "$local_dir/stages.sh"
 . "$local_dir/exp.sh"
 

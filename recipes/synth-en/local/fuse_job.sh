@@ -8,13 +8,19 @@ set -euo pipefail
 variant=$1 pct=$2
 t=$EXP/tok o=$EXP/fused/$variant-${pct}pct
 mkdir -p "$o"
-[ -s "$o/model.zpm" ] && exit 0
 case $variant in
 zipper-frozen) flags="--freeze text,speech $FUSED_XATTN" ;;
 zipper-unfrozen) flags="--freeze text $FUSED_XATTN" ;;
 single) flags="--single-decoder" ;;
 *) echo "fuse_job.sh: unknown variant $variant" >&2; exit 2 ;;
 esac
+# A model (or checkpoint) made with other options is made again.
+options="$flags --steps $FUSED_STEPS -b $FUSED_BATCH --lr $FUSED_LR --seed $SEED"
+if [ "$(cat "$o/options.txt" 2>/dev/null)" != "$options" ]; then
+	rm -f "$o/model.zpm" "$o/model.zpm.ckpt"
+	echo "$options" >"$o/options.txt"
+fi
+[ -s "$o/model.zpm" ] && exit 0
 resume=
 [ -s "$o/model.zpm.ckpt" ] && resume=--resume
 # A new model makes the scores of an old one stale.
