@@ -193,22 +193,25 @@ void xattn_attend_backward(float *dq, float *dkv, float *datt, const float *dout
  * times each pair's frequency; sign -1 rotates back (the transpose, for
  * gradients). Pairs are (k, k + D/2) in each head, as in the towers, whose
  * rope_forward() (ops.h) reads tables made for integer positions; these
- * positions are scaled, so the angles are computed here. */
-static void rope_rows(float *x, int rows, int T, size_t stride, int C, int H, float scale, int pos0, int sign)
+ * positions are scaled, so the angles are computed here, once for the B
+ * rows that share a position. */
+static void rope_rows(float *x, int B, int T, size_t stride, int C, int H, float scale, int pos0, int sign)
 {
 	int D = C / H, half = D / 2;
-#pragma omp parallel for schedule(static) if ((long)rows * C >= PAR_MIN)
-	for (int r = 0; r < rows; r++) {
-		double pos = (double)scale * (pos0 + r % T);
-		float *v = x + (size_t)r * stride;
-		for (int k = 0; k < half; k++) {
-			double angle = pos * pow((double)XATTN_ROPE_THETA, -2.0 * k / D);
-			float c = (float)cos(angle), s = (float)(sign * sin(angle));
-			for (int h = 0; h < H; h++) {
-				float *a = v + (size_t)h * D + k, *b = a + half;
-				float a0 = *a, b0 = *b;
-				*a = a0 * c - b0 * s;
-				*b = b0 * c + a0 * s;
+	double step = pow((double)XATTN_ROPE_THETA, -2.0 / D); /* frequency k is step^k */
+#pragma omp parallel for schedule(static) if ((long)B * T * C >= PAR_MIN)
+	for (int i = 0; i < T; i++) {
+		double pos = (double)scale * (pos0 + i), freq = 1.0;
+		for (int k = 0; k < half; k++, freq *= step) {
+			float c = (float)cos(pos * freq), s = (float)(sign * sin(pos * freq));
+			for (int b = 0; b < B; b++) {
+				float *v = x + ((size_t)b * T + (size_t)i) * stride + k;
+				for (int h = 0; h < H; h++) {
+					float *a = v + (size_t)h * D, *bb = a + half;
+					float a0 = *a, b0 = *bb;
+					*a = a0 * c - b0 * s;
+					*bb = b0 * c + a0 * s;
+				}
 			}
 		}
 	}
@@ -373,7 +376,7 @@ void xattn_forward_kv(struct xattn *x, const float *h, const int32_t *kpos, int 
 	matmul_forward(a->gout, a->r1, w->w2, Nk, C, C, 0);
 	matmul_forward(a->kv, a->gout, w->wkv, Nk, C, 2 * C, 0);
 	if (x->rope.qscale != 0.0f)
-		rope_rows(a->kv, Nk, Tk, (size_t)2 * C, C, x->H, x->rope.kscale, 0, 1);
+		rope_rows(a->kv, B, Tk, (size_t)2 * C, C, x->H, x->rope.kscale, 0, 1);
 }
 
 void xattn_forward(struct xattn *x, float *y, const int32_t *qpos, int Tq, int q0)
@@ -390,7 +393,7 @@ void xattn_forward(struct xattn *x, float *y, const int32_t *qpos, int Tq, int q
 	if (a->tk > 0) { /* else nothing to attend to: ao = 0 (the input of a generation) */
 		matmul_forward(a->q, a->qn, w->wq, Nq, C, C, 0);
 		if (x->rope.qscale != 0.0f)
-			rope_rows(a->q, Nq, Tq, (size_t)C, C, x->H, x->rope.qscale, q0, 1);
+			rope_rows(a->q, B, Tq, (size_t)C, C, x->H, x->rope.qscale, q0, 1);
 		xattn_attend_forward(a->atty, a->att, a->q, a->kv, a->nvis, B, Tq, a->tk, C, x->H);
 		matmul_forward(a->ao, a->atty, w->wo, Nq, C, C, 0);
 		axpy(y, tanhf(w->attn_gate[0]), a->ao, NC);
@@ -469,8 +472,8 @@ void xattn_backward(struct xattn *x, float *dy)
 	zero(a->dkv, (size_t)Nk * 2 * C);
 	xattn_attend_backward(a->dq, a->dkv, a->datt, a->dtmp, a->q, a->kv, a->att, a->nvis, B, Tq, Tk, C, x->H);
 	if (x->rope.qscale != 0.0f) { /* back to the unrotated q and k */
-		rope_rows(a->dq, Nq, Tq, (size_t)C, C, x->H, x->rope.qscale, a->q0, -1);
-		rope_rows(a->dkv, Nk, Tk, (size_t)2 * C, C, x->H, x->rope.kscale, 0, -1);
+		rope_rows(a->dq, B, Tq, (size_t)C, C, x->H, x->rope.qscale, a->q0, -1);
+		rope_rows(a->dkv, B, Tk, (size_t)2 * C, C, x->H, x->rope.kscale, 0, -1);
 	}
 	zero(a->dtmp, NC);
 	matmul_backward(a->dtmp, g->wq, a->dq, a->qn, w->wq, Nq, C, C);
