@@ -217,6 +217,11 @@ static void rope_rows(float *x, int B, int T, size_t stride, int C, int H, float
 	}
 }
 
+static bool has_positions(const struct xattn *x)
+{
+	return x->rope.qscale != 0.0f;
+}
+
 /* ---- the block ---- */
 
 struct xattn_acts {
@@ -375,7 +380,7 @@ void xattn_forward_kv(struct xattn *x, const float *h, const int32_t *kpos, int 
 	relu_forward(a->r1, a->p1, (size_t)Nk * C);
 	matmul_forward(a->gout, a->r1, w->w2, Nk, C, C, 0);
 	matmul_forward(a->kv, a->gout, w->wkv, Nk, C, 2 * C, 0);
-	if (x->rope.qscale != 0.0f)
+	if (has_positions(x))
 		rope_rows(a->kv, B, Tk, (size_t)2 * C, C, x->H, x->rope.kscale, 0, 1);
 }
 
@@ -392,7 +397,7 @@ void xattn_forward(struct xattn *x, float *y, const int32_t *qpos, int Tq, int q
 	rmsnorm_forward(a->qn, a->qn_rstd, a->y0, w->attn_norm, Nq, C, x->eps);
 	if (a->tk > 0) { /* else nothing to attend to: ao = 0 (the input of a generation) */
 		matmul_forward(a->q, a->qn, w->wq, Nq, C, C, 0);
-		if (x->rope.qscale != 0.0f)
+		if (has_positions(x))
 			rope_rows(a->q, B, Tq, (size_t)C, C, x->H, x->rope.qscale, q0, 1);
 		xattn_attend_forward(a->atty, a->att, a->q, a->kv, a->nvis, B, Tq, a->tk, C, x->H);
 		matmul_forward(a->ao, a->atty, w->wo, Nq, C, C, 0);
@@ -471,7 +476,7 @@ void xattn_backward(struct xattn *x, float *dy)
 	zero(a->dq, NC);
 	zero(a->dkv, (size_t)Nk * 2 * C);
 	xattn_attend_backward(a->dq, a->dkv, a->datt, a->dtmp, a->q, a->kv, a->att, a->nvis, B, Tq, Tk, C, x->H);
-	if (x->rope.qscale != 0.0f) { /* back to the unrotated q and k */
+	if (has_positions(x)) { /* back to the unrotated q and k */
 		rope_rows(a->dq, B, Tq, (size_t)C, C, x->H, x->rope.qscale, a->q0, -1);
 		rope_rows(a->dkv, B, Tk, (size_t)2 * C, C, x->H, x->rope.kscale, 0, -1);
 	}

@@ -170,11 +170,11 @@ struct zipper *zipper_new(const struct zipper_config *c, struct rng *r)
 void zipper_set_rope_rate(struct zipper *z, double rate)
 {
 	z->cfg.rope_rate = rate;
-	for (int m = 0; m < 2; m++) /* positions in speech frames: text ones scaled by the rate */
-		for (int n = 0; n < z->cfg.stages; n++) {
-			float text = (float)rate, q = m == ZM_TEXT ? text : 1.0f, k = m == ZM_TEXT ? 1.0f : text;
-			z->xa[m][n].rope = rate > 0.0 ? (struct xattn_rope){q, k} : (struct xattn_rope){0.0f, 0.0f};
-		}
+	/* positions in speech tokens: a text position counts `rate` of them */
+	struct xattn_rope none = {0.0f, 0.0f}, in_text = {(float)rate, 1.0f}, in_speech = {1.0f, (float)rate};
+	for (int m = 0; m < 2; m++)
+		for (int n = 0; n < z->cfg.stages; n++)
+			z->xa[m][n].rope = rate <= 0.0 ? none : m == ZM_TEXT ? in_text : in_speech;
 }
 
 void zipper_free(struct zipper *z)
