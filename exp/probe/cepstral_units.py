@@ -17,17 +17,9 @@ import sys
 import numpy as np
 import torch
 
+from ctc_probe import read_frames  # this directory
+
 STACK, N_MELS, K, ITERS, FIT_UTTS = 4, 80, 512, 15, 1500
-
-
-def read_features(path):
-    out = {}
-    with open(path, 'rb') as f:
-        while (key := f.read(1)):
-            while not key.endswith(b' '):
-                key += f.read(1)
-            out[key.decode().strip()] = np.lib.format.read_array(f)
-    return out
 
 
 def main():
@@ -44,7 +36,7 @@ def main():
         T = len(c) // STACK * STACK
         return c[:T].reshape(T // STACK, STACK * n_cep)
 
-    train, dev = read_features(train_ark), read_features(dev_ark)
+    train, dev = read_frames(train_ark), read_frames(dev_ark)
     fit = np.concatenate([stacked_cepstra(v) for v in list(train.values())[:FIT_UTTS]])
     mu, sd = fit.mean(0), fit.std(0) + 1e-5
     x = torch.tensor((fit - mu) / sd, dtype=torch.float32)

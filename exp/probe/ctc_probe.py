@@ -43,16 +43,23 @@ def read_units(path):
     return out
 
 
-def read_features(path):
-    """{id: (T/4, 320) array} from a tensor archive of (T, 80) log-mel frames."""
+def read_frames(path):
+    """{id: (T, 80) log-mel frames} from a tensor archive."""
     out = {}
     with open(path, 'rb') as f:
         while (key := f.read(1)):
             while not key.endswith(b' '):
                 key += f.read(1)
-            a = np.lib.format.read_array(f)
-            T = len(a) // STACK * STACK
-            out[key.decode().strip()] = a[:T].reshape(T // STACK, STACK * N_MELS)
+            out[key.decode().strip()] = np.lib.format.read_array(f)
+    return out
+
+
+def read_features(path):
+    """{id: (T/4, 320) array}: the frames stacked four at a time, as the units are."""
+    out = {}
+    for key, a in read_frames(path).items():
+        T = len(a) // STACK * STACK
+        out[key] = a[:T].reshape(T // STACK, STACK * N_MELS)
     return out
 
 
