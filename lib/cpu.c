@@ -3,19 +3,27 @@
 
 #include "cpu.h"
 
-static bool force_portable;
+static enum cpu_level cap = CPU_LEVEL_AVX512;
 
-void cpu_force_portable(bool on)
+void cpu_cap(enum cpu_level max)
 {
-	force_portable = on;
+	cap = max;
 }
 
-bool cpu_avx512(void)
+static enum cpu_level detect(void)
 {
 #ifdef CPU_X86
-	return !force_portable && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	       __builtin_cpu_supports("avx512vl");
-#else
-	return false;
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl"))
+		return CPU_LEVEL_AVX512;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return CPU_LEVEL_AVX2;
 #endif
+	return CPU_LEVEL_PORTABLE;
+}
+
+enum cpu_level cpu_level(void)
+{
+	enum cpu_level best = detect();
+	return best < cap ? best : cap;
 }

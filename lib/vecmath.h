@@ -1,8 +1,9 @@
 /* vecmath: the exponential-based row loops of the decoder (softmax, SwiGLU).
  * libm's expf is one call per element and cannot be vectorised without
- * -ffast-math; on CPUs with AVX-512 these loops compute e^x sixteen at a
- * time instead (within 2 ulp of expf; sums are taken in another order, so
- * results agree with the portable loops to rounding, not bit for bit). */
+ * -ffast-math; on CPUs with AVX-512 (or AVX2 and FMA) these loops compute
+ * e^x sixteen (eight) at a time instead (within 2 ulp of expf; sums are
+ * taken in another order, so results agree with the portable loops to
+ * rounding, not bit for bit). */
 #ifndef ZIPPER_VECMATH_H
 #define ZIPPER_VECMATH_H
 

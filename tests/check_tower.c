@@ -322,15 +322,15 @@ START_TEST(test_finite_differences_every_tensor)
 END_TEST
 
 /* The decoding products against a double-precision sum, on sizes that
- * leave partial vectors and partial 4-row blocks, through the AVX-512
- * kernels (where the CPU has them) and the portable loops. */
+ * leave partial vectors and partial 4-row blocks, through the AVX-512 and
+ * AVX2 kernels (where the CPU has them) and the portable loops. */
 START_TEST(test_matvec_matches_reference)
 {
 	static const int Cs[] = {1, 17, 64, 100}, OCs[] = {1, 5, 64, 67};
 	struct rng r;
 	rng_seed(&r, 5);
-	for (int portable = 0; portable < 2; portable++) {
-		cpu_force_portable(portable);
+	for (int level = CPU_LEVEL_AVX512; level >= CPU_LEVEL_PORTABLE; level--) {
+		cpu_cap((enum cpu_level)level);
 		for (int N = 1; N <= 4; N++)
 			for (size_t ci = 0; ci < 4; ci++)
 				for (size_t oi = 0; oi < 4; oi++) {
@@ -360,13 +360,13 @@ START_TEST(test_matvec_matches_reference)
 							}
 							ck_assert_msg(fabs(y[n * OC + o] - s) <= 1e-6 * mag &&
 									      fabs(y16[n * OC + o] - s16) <= 1e-6 * mag,
-								      "N %d C %d OC %d portable %d: row %d col %d", N, C, OC,
-								      portable, n, o);
+								      "N %d C %d OC %d level %d: row %d col %d", N, C, OC,
+								      level, n, o);
 						}
 					free(w), free(x), free(y), free(y16), free(w16);
 				}
 	}
-	cpu_force_portable(false);
+	cpu_cap(CPU_LEVEL_AVX512);
 }
 END_TEST
 
@@ -379,8 +379,8 @@ START_TEST(test_vecmath_matches_double)
 	float x[N], g[N], u[N], d[N], out[N], dg[N], du[N];
 	struct rng r;
 	rng_seed(&r, 8);
-	for (int portable = 0; portable < 2; portable++) {
-		cpu_force_portable(portable);
+	for (int level = CPU_LEVEL_AVX512; level >= CPU_LEVEL_PORTABLE; level--) {
+		cpu_cap((enum cpu_level)level);
 		float arg[N]; /* what the loop exponentiates, rounded to float as it is there */
 		for (int i = 0; i < N; i++) {
 			x[i] = -100.0f + 0.37f * (float)i; /* to 80 */
@@ -391,10 +391,20 @@ START_TEST(test_vecmath_matches_double)
 		for (int i = 0; i < N; i++) {
 			double e = exp((double)arg[i]);
 			sum += e;
-			ck_assert_msg(fabs(x[i] - e) <= 3e-7 * e + 1e-37, "e^%g: %g, not %g (portable %d)", arg[i],
-				      x[i], e, portable);
+			ck_assert_msg(fabs(x[i] - e) <= 3e-7 * e + 1e-37, "e^%g: %g, not %g (level %d)", arg[i],
+				      x[i], e, level);
 		}
 		ck_assert(fabs(got - sum) <= 1e-6 * sum);
+		/* NaN stays NaN, overflow is inf, underflow 0, in and out of the vector share */
+		static const float args[4] = {NAN, 100.0f, -200.0f, 0.0f}, want[4] = {NAN, INFINITY, 0.0f, 1.0f};
+		float special[17];
+		for (int i = 0; i < 17; i++)
+			special[i] = args[i % 4];
+		exp_shifted_sum(special, 17, 0.0f);
+		for (int i = 0; i < 17; i++) {
+			bool ok = isnan(want[i % 4]) ? isnan(special[i]) : special[i] == want[i % 4];
+			ck_assert_msg(ok, "e^%g: %g (level %d)", args[i % 4], special[i], level);
+		}
 		for (int i = 0; i < N; i++) {
 			g[i] = (float)(6 * rng_normal(&r)), u[i] = (float)rng_normal(&r), d[i] = (float)rng_normal(&r);
 			dg[i] = du[i] = 0.5f;
@@ -410,7 +420,7 @@ START_TEST(test_vecmath_matches_double)
 			ck_assert(fabs(du[i] - want_du) <= 1e-6 * (fabs(want_du) + 1));
 		}
 	}
-	cpu_force_portable(false);
+	cpu_cap(CPU_LEVEL_AVX512);
 }
 END_TEST
 
