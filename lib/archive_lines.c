@@ -227,6 +227,8 @@ struct tok_reader *tok_open(const char *path, long vocab_limit)
 	struct tok_reader *r = xcalloc(1, sizeof *r);
 	r->in = in;
 	idset_init(&r->seen);
+	/* Never NULL, even for an utterance without tokens. */
+	xgrow(&r->ids, &r->cap, 1, sizeof *r->ids);
 	int rc;
 	char *line = next_line(in, NULL, &rc);
 	if (rc < 0 || (line && (rc = parse_header(line, &r->h)) < 0)) {
