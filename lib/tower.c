@@ -139,7 +139,15 @@ int tower_config_read(struct tower_config *c, const char *path)
 	}
 	xgrow(&text, &cap, n + 1, 1);
 	text[n] = 0;
-	cJSON *j = cJSON_Parse(text);
+	/* All of the text: a second object or a NUL after the first is not ignored. */
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts(text, n, &end, 0);
+	if (j && end + strspn(end, " \t\r\n") != text + n) {
+		cJSON_Delete(j);
+		free(text);
+		zerr_set("%s: data after the JSON object", path);
+		return -1;
+	}
 	free(text);
 	if (!j) {
 		zerr_set("%s: not valid JSON", path);

@@ -66,6 +66,10 @@ echo '{"vocab": 32, "d_model": 30, "n_layers": 1, "n_heads": 4, "d_ff": 8}' >bad
 expect_exit 1 zip-train --config bad.json train.tok -o x.zpm
 expect_stderr "bad.json: config: d_model 30 is not n_heads 4"
 expect_one_line_stderr
+# A second object after the config is refused, not ignored.
+{ cat tower.json; echo '{"vocab": 8}'; } >two.json
+expect_exit 1 zip-train -q --config two.json -T 2 train.tok -o x.zpm
+expect_stderr "two.json: data after the JSON object"
 printf 'u1 1 2 3\nu2 4 99 5\n' >oov.tok
 expect_exit 1 zip-train -q --config tower.json -T 2 oov.tok -o x.zpm
 expect_stderr "oov.tok:2: token 99 is outside the vocabulary"
