@@ -82,6 +82,12 @@ int tower_config_check(const struct tower_config *c)
 		zerr_set("config: n_heads %d is not a multiple of n_kv_heads %d", c->n_heads, c->n_kv_heads);
 		return -1;
 	}
+	/* The rotary tables hold max_seq x head size floats, filled at load. */
+	if ((size_t)c->max_seq * (size_t)(c->d_model / c->n_heads) > ((size_t)1 << 28)) {
+		zerr_set("config: max_seq %d is too long for a head size of %d", c->max_seq,
+			 c->d_model / c->n_heads);
+		return -1;
+	}
 	if (tower_config_params(c) > ((size_t)1 << 34)) {
 		zerr_set("config: model too large");
 		return -1;

@@ -70,6 +70,10 @@ expect_one_line_stderr
 { cat tower.json; echo '{"vocab": 8}'; } >two.json
 expect_exit 1 zip-train -q --config two.json -T 2 train.tok -o x.zpm
 expect_stderr "two.json: data after the JSON object"
+# A max_seq whose rotary tables would not fit memory is refused, not filled.
+echo '{"vocab": 32, "d_model": 32, "n_layers": 1, "n_heads": 4, "d_ff": 8, "max_seq": 1000000000}' >long.json
+expect_exit 1 zip-train -q --config long.json -T 2 train.tok -o x.zpm
+expect_stderr "long.json: config: max_seq 1000000000 is too long"
 printf 'u1 1 2 3\nu2 4 99 5\n' >oov.tok
 expect_exit 1 zip-train -q --config tower.json -T 2 oov.tok -o x.zpm
 expect_stderr "oov.tok:2: token 99 is outside the vocabulary"
