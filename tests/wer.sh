@@ -121,6 +121,11 @@ printf 'u1 ok\nu2 caf\351\n' >bad.txt
 expect_exit 1 zip-eval-wer --normalize english --normalize-only bad.txt
 expect_stderr '^zip-eval-wer: bad.txt:2: invalid UTF-8'
 expect_one_line_stderr
+printf 'u1 ok\nu2 a\000b\n' >nul.txt
+expect_exit 1 zip-eval-wer ref.txt nul.txt
+expect_stderr '^zip-eval-wer: nul.txt:2: NUL byte in line'
+expect_exit 1 zip-eval-wer --normalize english --normalize-only nul.txt
+expect_stderr '^zip-eval-wer: nul.txt:2: NUL byte in line'
 
 # Usage: exit 2.
 expect_exit 2 zip-eval-wer ref.txt
