@@ -150,3 +150,7 @@ done
 zip-eval-wer --mode all --pra out.pra --dtl out.dtl "$gold/ref.txt" "$gold/hyp.trn" 2>/dev/null >/dev/null
 assert_same "$gold/report.pra" out.pra
 assert_same "$gold/report.dtl" out.dtl
+# No errors at all: empty confusion tables, written cleanly (no UBSan report).
+expect_exit 0 zip-eval-wer --dtl same.dtl "$gold/ref.txt" "$gold/ref.txt"
+[ ! -s err ] || fail "--dtl with no errors: $(cat err)"
+grep -q 'CONFUSION PAIRS' same.dtl || fail "--dtl with no errors: no confusion table"
