@@ -441,10 +441,10 @@ static int text_fit(const struct options *o, int n, char **in)
 
 /* Encodes one transcript and writes it. */
 static void text_write(struct tok_writer *w, const struct bpe *b, const char *id,
-		       const char *text, int32_t **ids, size_t *cap)
+		       const char *text, size_t len, int32_t **ids, size_t *cap)
 {
 	size_t n = 0;
-	bpe_encode(b, text, strlen(text), ids, &n, cap);
+	bpe_encode(b, text, len, ids, &n, cap);
 	if (tok_write(w, id, *ids, n) < 0)
 		cli_die("%s", zerr_msg());
 }
@@ -469,10 +469,11 @@ static int text_apply(const struct options *o, int n, char **in)
 			struct zin *z = zin_open(in[i]);
 			if (!z)
 				cli_die("%s", zerr_msg());
-			for (char *line; (line = zin_getline(z, NULL));) {
+			size_t len; /* a plain line may hold NUL bytes, like any other */
+			for (char *line; (line = zin_getline(z, &len));) {
 				char id[32];
 				snprintf(id, sizeof id, "%zu", ++count);
-				text_write(w, b, id, line, &ids, &cap);
+				text_write(w, b, id, line, len, &ids, &cap);
 			}
 			if (zin_failed(z))
 				cli_die("%s", zerr_msg());
@@ -485,7 +486,7 @@ static int text_apply(const struct options *o, int n, char **in)
 		const char *id, *value;
 		int rc;
 		while ((rc = kv_next(r, &id, &value)) == 1) {
-			text_write(w, b, id, value, &ids, &cap);
+			text_write(w, b, id, value, strlen(value), &ids, &cap);
 			count++;
 		}
 		if (rc < 0)

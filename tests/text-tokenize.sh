@@ -23,6 +23,10 @@ assert_same text back
 
 zip-tokenize -m text.tok --raw corpus.txt | zip-detokenize -m text.tok --raw >back.txt
 assert_same corpus.txt back.txt
+# Plain lines are bytes: a NUL byte goes through too, not the end of the line.
+printf 'a\000b\n\000\n' >nul.txt
+zip-tokenize -m text.tok --raw nul.txt | zip-detokenize -m text.tok --raw >back.txt
+assert_same nul.txt back.txt
 
 # modality and vocabulary checks
 printf '#! zipper tokens modality=speech vocab=1026\nu1 1 2\n' >speech.ids
