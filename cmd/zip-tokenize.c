@@ -424,6 +424,9 @@ static int text_fit(const struct options *o, int n, char **in)
 			cli_die("%s", zerr_msg());
 		zin_close(z);
 	}
+	if (lines == 0) /* a tokenizer of bytes alone: an empty corpus is a mistake */
+		cli_die("%s: no text to fit a tokenizer on", n > 1 ? "the inputs"
+						 : strcmp(in[0], "-") ? in[0] : "stdin");
 	struct progress p;
 	progress_start(&p, "merges", o->vocab - BPE_BASE_VOCAB, o->common.quiet);
 	struct bpe_fit_opts fo = {.progress = fit_progress, .ctx = &p};
