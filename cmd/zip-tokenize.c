@@ -2,6 +2,7 @@
  * token archives (and audio into log-mel feature archives). */
 #include "config.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +192,12 @@ static int record_to_utt(struct utt *u, const struct tensor_rec *rec, const char
 				   name, rec->id, MEL_NMELS);
 		return 0;
 	}
+	for (size_t i = 0; i < rec->count; i++)
+		if (!isfinite(rec->data[i])) { /* as for audio samples: no token means anything */
+			u->err = xasprintf("%s: record '%s': value %zu is not a finite number", name,
+					   rec->id, i);
+			return 0;
+		}
 	u->T = (size_t)rec->shape[0];
 	u->mel = xmallocarray(rec->count, sizeof *u->mel);
 	memcpy(u->mel, rec->data, rec->count * sizeof *u->mel);
