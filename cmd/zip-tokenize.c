@@ -540,6 +540,8 @@ int main(int argc, char **argv)
 		o.rate = 25;
 	int n_in = argc - optind;
 	char **in = argv + optind;
+	if (o.fit && zout_check(o.output) < 0) /* before the fitting, not after */
+		cli_die("%s", zerr_msg());
 
 	if (o.fit && !strcmp(o.fit, "text"))
 		return text_fit(&o, n_in, in);

@@ -87,6 +87,14 @@ expect_stderr "modality speech"
 expect_exit 1 zip-train -q --config tower.json --resume -T 2 train.tok -o nockpt.zpm
 expect_stderr "nockpt.zpm.ckpt"
 [ ! -e x.zpm ] || fail "a failed run wrote its output"
+# An output that cannot be written is refused before training, not after.
+expect_exit 1 zip-train -q --config tower.json -T 2 --steps 2 --log lost.jsonl train.tok -o nodir/x.zpm
+expect_stderr "nodir/x.zpm: cannot create"
+[ ! -e lost.jsonl ] || fail "trained for an output that could not be written"
+mkdir outdir
+expect_exit 1 zip-train -q --config tower.json -T 2 --steps 2 --log lost.jsonl train.tok -o outdir
+expect_stderr "^zip-train: outdir: is a directory"
+[ ! -e lost.jsonl ] || fail "trained for an output that is a directory"
 
 # --init continues from a model: its loss starts where the first run ended.
 zip-train -q -j1 --init a.zpm -T 16 --steps 1 --lr 1e-9 --warmup 0 --log c.jsonl train.tok -o c.zpm
