@@ -161,6 +161,8 @@ static void normalize_file(const struct options *o)
 			p++;
 		if (!*p)
 			continue;
+		if (memchr(line, '\0', len))
+			cli_die("%s:%ld: NUL byte in line", zin_name(in), zin_lineno(in));
 		if (f == WER_FORMAT_AUTO)
 			f = wer_detect_format(p);
 		const char *id, *text;

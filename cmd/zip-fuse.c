@@ -18,6 +18,7 @@
 #include "train.h"
 #include "xalloc.h"
 #include "zipper.h"
+#include "zio.h"
 
 static const struct cli_doc doc = {
 	.name = "zip-fuse",
@@ -668,6 +669,8 @@ int main(int argc, char **argv)
 	cli_init(&doc);
 	parse_options(&o, argc, argv);
 	cli_apply_threads(&o.common);
+	if (zout_check(o.output) < 0) /* before the training, not after */
+		cli_die("%s", zerr_msg());
 	struct run r;
 	setup(&r, &o);
 	train_catch_signals();

@@ -2,6 +2,7 @@
  * token archives (and audio into log-mel feature archives). */
 #include "config.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +192,12 @@ static int record_to_utt(struct utt *u, const struct tensor_rec *rec, const char
 				   name, rec->id, MEL_NMELS);
 		return 0;
 	}
+	for (size_t i = 0; i < rec->count; i++)
+		if (!isfinite(rec->data[i])) { /* as for audio samples: no token means anything */
+			u->err = xasprintf("%s: record '%s': value %zu is not a finite number", name,
+					   rec->id, i);
+			return 0;
+		}
 	u->T = (size_t)rec->shape[0];
 	u->mel = xmallocarray(rec->count, sizeof *u->mel);
 	memcpy(u->mel, rec->data, rec->count * sizeof *u->mel);
@@ -424,6 +431,9 @@ static int text_fit(const struct options *o, int n, char **in)
 			cli_die("%s", zerr_msg());
 		zin_close(z);
 	}
+	if (lines == 0) /* a tokenizer of bytes alone: an empty corpus is a mistake */
+		cli_die("%s: no text to fit a tokenizer on", n > 1 ? "the inputs"
+						 : strcmp(in[0], "-") ? in[0] : "stdin");
 	struct progress p;
 	progress_start(&p, "merges", o->vocab - BPE_BASE_VOCAB, o->common.quiet);
 	struct bpe_fit_opts fo = {.progress = fit_progress, .ctx = &p};
@@ -441,10 +451,10 @@ static int text_fit(const struct options *o, int n, char **in)
 
 /* Encodes one transcript and writes it. */
 static void text_write(struct tok_writer *w, const struct bpe *b, const char *id,
-		       const char *text, int32_t **ids, size_t *cap)
+		       const char *text, size_t len, int32_t **ids, size_t *cap)
 {
 	size_t n = 0;
-	bpe_encode(b, text, strlen(text), ids, &n, cap);
+	bpe_encode(b, text, len, ids, &n, cap);
 	if (tok_write(w, id, *ids, n) < 0)
 		cli_die("%s", zerr_msg());
 }
@@ -469,10 +479,11 @@ static int text_apply(const struct options *o, int n, char **in)
 			struct zin *z = zin_open(in[i]);
 			if (!z)
 				cli_die("%s", zerr_msg());
-			for (char *line; (line = zin_getline(z, NULL));) {
+			size_t len; /* a plain line may hold NUL bytes, like any other */
+			for (char *line; (line = zin_getline(z, &len));) {
 				char id[32];
 				snprintf(id, sizeof id, "%zu", ++count);
-				text_write(w, b, id, line, &ids, &cap);
+				text_write(w, b, id, line, len, &ids, &cap);
 			}
 			if (zin_failed(z))
 				cli_die("%s", zerr_msg());
@@ -485,7 +496,7 @@ static int text_apply(const struct options *o, int n, char **in)
 		const char *id, *value;
 		int rc;
 		while ((rc = kv_next(r, &id, &value)) == 1) {
-			text_write(w, b, id, value, &ids, &cap);
+			text_write(w, b, id, value, strlen(value), &ids, &cap);
 			count++;
 		}
 		if (rc < 0)
@@ -529,6 +540,8 @@ int main(int argc, char **argv)
 		o.rate = 25;
 	int n_in = argc - optind;
 	char **in = argv + optind;
+	if (o.fit && zout_check(o.output) < 0) /* before the fitting, not after */
+		cli_die("%s", zerr_msg());
 
 	if (o.fit && !strcmp(o.fit, "text"))
 		return text_fit(&o, n_in, in);

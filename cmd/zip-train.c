@@ -13,6 +13,7 @@
 #include "tower.h"
 #include "train.h"
 #include "xalloc.h"
+#include "zio.h"
 
 static const struct cli_doc doc = {
 	.name = "zip-train",
@@ -340,6 +341,8 @@ int main(int argc, char **argv)
 	cli_init(&doc);
 	parse_options(&o, argc, argv);
 	cli_apply_threads(&o.common);
+	if (zout_check(o.output) < 0) /* before the training, not after */
+		cli_die("%s", zerr_msg());
 	struct run r;
 	setup(&r, &o);
 	train_catch_signals();

@@ -55,11 +55,20 @@ static int split_line(struct zin *in, struct idset *seen, char *line, char **id,
 	return 0;
 }
 
-/* NULL at end of input (0) or on error (-1 in *rc). */
+/* NULL at end of input (0) or on error (-1 in *rc). A NUL byte would cut
+ * the line short unseen, so it is an error in these text formats. */
 static char *next_line(struct zin *in, size_t *len, int *rc)
 {
-	char *line = zin_getline(in, len);
+	size_t n;
+	char *line = zin_getline(in, &n);
 	*rc = line ? 1 : zin_failed(in) ? -1 : 0;
+	if (line && memchr(line, '\0', n)) {
+		zerr_set("%s:%ld: NUL byte in line", zin_name(in), zin_lineno(in));
+		*rc = -1;
+		return NULL;
+	}
+	if (len)
+		*len = n;
 	return line;
 }
 
@@ -227,6 +236,8 @@ struct tok_reader *tok_open(const char *path, long vocab_limit)
 	struct tok_reader *r = xcalloc(1, sizeof *r);
 	r->in = in;
 	idset_init(&r->seen);
+	/* Never NULL, even for an utterance without tokens. */
+	xgrow(&r->ids, &r->cap, 1, sizeof *r->ids);
 	int rc;
 	char *line = next_line(in, NULL, &rc);
 	if (rc < 0 || (line && (rc = parse_header(line, &r->h)) < 0)) {

@@ -82,6 +82,12 @@ int tower_config_check(const struct tower_config *c)
 		zerr_set("config: n_heads %d is not a multiple of n_kv_heads %d", c->n_heads, c->n_kv_heads);
 		return -1;
 	}
+	/* The rotary tables hold max_seq x head size floats, filled at load. */
+	if ((size_t)c->max_seq * (size_t)(c->d_model / c->n_heads) > ((size_t)1 << 28)) {
+		zerr_set("config: max_seq %d is too long for a head size of %d", c->max_seq,
+			 c->d_model / c->n_heads);
+		return -1;
+	}
 	if (tower_config_params(c) > ((size_t)1 << 34)) {
 		zerr_set("config: model too large");
 		return -1;
@@ -139,7 +145,15 @@ int tower_config_read(struct tower_config *c, const char *path)
 	}
 	xgrow(&text, &cap, n + 1, 1);
 	text[n] = 0;
-	cJSON *j = cJSON_Parse(text);
+	/* All of the text: a second object or a NUL after the first is not ignored. */
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts(text, n, &end, 0);
+	if (j && end + strspn(end, " \t\r\n") != text + n) {
+		cJSON_Delete(j);
+		free(text);
+		zerr_set("%s: data after the JSON object", path);
+		return -1;
+	}
 	free(text);
 	if (!j) {
 		zerr_set("%s: not valid JSON", path);

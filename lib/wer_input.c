@@ -154,6 +154,10 @@ static int read_line(struct wer_set *s, const char *line, size_t len, long linen
 	trim(&line, &len);
 	if (len == 0)
 		return 0;
+	if (memchr(line, '\0', len)) {
+		zerr_set("NUL byte in line");
+		return -1;
+	}
 	if (s->format == WER_FORMAT_AUTO)
 		s->format = wer_detect_format(line);
 	const char *id, *text;

@@ -159,7 +159,8 @@ static int cmp_entry(const void *x, const void *y)
 static struct entry *tally(uint64_t *keys, size_t n, bool pairs, const struct wer_set *s,
 			   const struct wer_vocab *v, size_t *nentries, long long *total)
 {
-	qsort(keys, n, sizeof *keys, cmp_u64);
+	if (n > 0) /* keys is NULL for an empty table */
+		qsort(keys, n, sizeof *keys, cmp_u64);
 	struct entry *e = xmallocarray(n ? n : 1, sizeof *e);
 	size_t m = 0;
 	char buf[8];

@@ -223,9 +223,16 @@ struct zout *zout_open(const char *path)
 {
 	struct zout *out = xcalloc(1, sizeof *out);
 	out->path = xstrdup(path);
+	struct stat st;
 	if (strcmp(path, "-") == 0) {
 		fflush(stdout);
 		out->fd = dup(STDOUT_FILENO);
+	} else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		/* Said now, not by the rename after all the work is done. */
+		zerr_set("%s: is a directory", path);
+		free(out->path);
+		free(out);
+		return NULL;
 	} else if (open_temp(out) < 0) {
 		free(out->path);
 		free(out);
@@ -333,6 +340,15 @@ void zout_abort(struct zout *out)
 	if (out->tmp)
 		unlink(out->tmp);
 	zout_free(out);
+}
+
+int zout_check(const char *path)
+{
+	struct zout *out = zout_open(path);
+	if (!out)
+		return -1;
+	zout_abort(out);
+	return 0;
 }
 
 int zio_write_file(const char *path, const void *buf, size_t n)

@@ -48,6 +48,11 @@ int zout_commit(struct zout *out);
 /* Discard: remove the temporary file. Frees out. */
 void zout_abort(struct zout *out);
 
+/* 0 if path could be written (zout_open would succeed), -1 with zerr set
+ * if not; nothing is left behind. For programs that write their output
+ * only at the end of a long run. */
+int zout_check(const char *path);
+
 /* Write a whole file atomically in one call. */
 int zio_write_file(const char *path, const void *buf, size_t n);
 

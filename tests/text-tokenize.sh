@@ -12,6 +12,11 @@ zip-tokenize -q --fit text --vocab 300 -o text.tok corpus.txt
 expect_exit 0 zip-tokenize --fit text --vocab 300 -o text2.tok corpus.txt
 expect_stderr "learned [0-9]+ merges"
 assert_same text.tok text2.tok
+# An empty corpus (here an empty stdin) fits nothing: an error, and no file.
+expect_exit 1 zip-tokenize --fit text --vocab 300 -o empty.tok - </dev/null
+expect_stderr "^zip-tokenize: stdin: no text to fit a tokenizer on"
+expect_one_line_stderr
+[ ! -e empty.tok ] || fail "an empty corpus gave a tokenizer"
 
 printf 'utt1 the cat sat on the mat\nutt2 caf\303\251 \377 gated cross-attention\nutt3 \n' >text
 zip-tokenize -m text.tok text >text.ids
@@ -23,6 +28,10 @@ assert_same text back
 
 zip-tokenize -m text.tok --raw corpus.txt | zip-detokenize -m text.tok --raw >back.txt
 assert_same corpus.txt back.txt
+# Plain lines are bytes: a NUL byte goes through too, not the end of the line.
+printf 'a\000b\n\000\n' >nul.txt
+zip-tokenize -m text.tok --raw nul.txt | zip-detokenize -m text.tok --raw >back.txt
+assert_same nul.txt back.txt
 
 # modality and vocabulary checks
 printf '#! zipper tokens modality=speech vocab=1026\nu1 1 2\n' >speech.ids

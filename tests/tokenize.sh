@@ -53,6 +53,12 @@ assert_same stdin.ids u3.ids
 zip-tokenize -q --emit features -o feats.ark scp:wav.scp
 zip-tokenize -q -m speech.tok -F feats.ark >tokens3
 assert_same tokens tokens3
+# A NaN in the features is refused, as in audio, not given a token.
+cp feats.ark nan.ark
+hl=$(od -An -tu2 -j 11 -N 2 nan.ark | tr -d ' ')
+printf '\000\000\300\177' | dd of=nan.ark bs=1 seek=$((13 + hl)) conv=notrunc 2>/dev/null
+expect_exit 1 zip-tokenize -q -m speech.tok -F nan.ark
+expect_stderr "nan.ark: record 'u1': value 0 is not a finite number"
 
 # ---- the round trip ----
 zip-detokenize -q -m speech.tok -d rebuilt tokens

@@ -121,6 +121,11 @@ printf 'u1 ok\nu2 caf\351\n' >bad.txt
 expect_exit 1 zip-eval-wer --normalize english --normalize-only bad.txt
 expect_stderr '^zip-eval-wer: bad.txt:2: invalid UTF-8'
 expect_one_line_stderr
+printf 'u1 ok\nu2 a\000b\n' >nul.txt
+expect_exit 1 zip-eval-wer ref.txt nul.txt
+expect_stderr '^zip-eval-wer: nul.txt:2: NUL byte in line'
+expect_exit 1 zip-eval-wer --normalize english --normalize-only nul.txt
+expect_stderr '^zip-eval-wer: nul.txt:2: NUL byte in line'
 
 # Usage: exit 2.
 expect_exit 2 zip-eval-wer ref.txt
@@ -145,3 +150,7 @@ done
 zip-eval-wer --mode all --pra out.pra --dtl out.dtl "$gold/ref.txt" "$gold/hyp.trn" 2>/dev/null >/dev/null
 assert_same "$gold/report.pra" out.pra
 assert_same "$gold/report.dtl" out.dtl
+# No errors at all: empty confusion tables, written cleanly (no UBSan report).
+expect_exit 0 zip-eval-wer --dtl same.dtl "$gold/ref.txt" "$gold/ref.txt"
+[ ! -s err ] || fail "--dtl with no errors: $(cat err)"
+grep -q 'CONFUSION PAIRS' same.dtl || fail "--dtl with no errors: no confusion table"

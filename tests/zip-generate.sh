@@ -60,6 +60,15 @@ expect_stderr "modality speech"
 printf 'u1 1 2 32\n' >oov.tok
 expect_exit 1 zip-generate -m tiny.zpm oov.tok
 expect_stderr "oov.tok:1: token 32 is outside"
+# A NUL byte would cut a line short unseen: refused.
+printf 'u1 1 2\0003\n' >nul.tok
+expect_exit 1 zip-generate -m tiny.zpm nul.tok
+expect_stderr "nul.tok:1: NUL byte in line"
+expect_one_line_stderr
+# An utterance without tokens continues the end token, cleanly (no UBSan report).
+printf 'u1\nu2 1 2\n' >empty.tok
+expect_exit 0 zip-generate -q -m tiny.zpm --with-prompt --max-new 2 empty.tok
+[ ! -s err ] || fail "an empty utterance: $(cat err)"
 corpus 1 70 >long.tok
 expect_exit 1 zip-generate -m tiny.zpm -o out.tok long.tok
 expect_stderr "max_seq"

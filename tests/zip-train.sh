@@ -66,6 +66,14 @@ echo '{"vocab": 32, "d_model": 30, "n_layers": 1, "n_heads": 4, "d_ff": 8}' >bad
 expect_exit 1 zip-train --config bad.json train.tok -o x.zpm
 expect_stderr "bad.json: config: d_model 30 is not n_heads 4"
 expect_one_line_stderr
+# A second object after the config is refused, not ignored.
+{ cat tower.json; echo '{"vocab": 8}'; } >two.json
+expect_exit 1 zip-train -q --config two.json -T 2 train.tok -o x.zpm
+expect_stderr "two.json: data after the JSON object"
+# A max_seq whose rotary tables would not fit memory is refused, not filled.
+echo '{"vocab": 32, "d_model": 32, "n_layers": 1, "n_heads": 4, "d_ff": 8, "max_seq": 1000000000}' >long.json
+expect_exit 1 zip-train -q --config long.json -T 2 train.tok -o x.zpm
+expect_stderr "long.json: config: max_seq 1000000000 is too long"
 printf 'u1 1 2 3\nu2 4 99 5\n' >oov.tok
 expect_exit 1 zip-train -q --config tower.json -T 2 oov.tok -o x.zpm
 expect_stderr "oov.tok:2: token 99 is outside the vocabulary"
@@ -79,6 +87,14 @@ expect_stderr "modality speech"
 expect_exit 1 zip-train -q --config tower.json --resume -T 2 train.tok -o nockpt.zpm
 expect_stderr "nockpt.zpm.ckpt"
 [ ! -e x.zpm ] || fail "a failed run wrote its output"
+# An output that cannot be written is refused before training, not after.
+expect_exit 1 zip-train -q --config tower.json -T 2 --steps 2 --log lost.jsonl train.tok -o nodir/x.zpm
+expect_stderr "nodir/x.zpm: cannot create"
+[ ! -e lost.jsonl ] || fail "trained for an output that could not be written"
+mkdir outdir
+expect_exit 1 zip-train -q --config tower.json -T 2 --steps 2 --log lost.jsonl train.tok -o outdir
+expect_stderr "^zip-train: outdir: is a directory"
+[ ! -e lost.jsonl ] || fail "trained for an output that is a directory"
 
 # --init continues from a model: its loss starts where the first run ended.
 zip-train -q -j1 --init a.zpm -T 16 --steps 1 --lr 1e-9 --warmup 0 --log c.jsonl train.tok -o c.zpm
