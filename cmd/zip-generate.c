@@ -390,6 +390,8 @@ int main(int argc, char **argv)
 		cli_die("%s", zerr_msg());
 	if (done == 0)
 		cli_die("%s: no utterances", tok_name(j.in));
+	if (j.bad == done) /* the output keeps what it had (exit removes the temporary file) */
+		cli_die("%s: every utterance was skipped", tok_name(j.in));
 	tok_close(j.in);
 	if (o.score ? zout_commit(j.zo) < 0 : tok_commit(j.tw) < 0)
 		cli_die("%s", zerr_msg());

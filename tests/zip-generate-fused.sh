@@ -38,6 +38,12 @@ expect_exit 2 zip-generate -m f.zpm --output-modalities text,speech speech.tok
 expect_exit 1 zip-generate -m f.zpm --task asr text.tok
 expect_stderr "modality text, expected speech"
 expect_one_line_stderr
+# Every utterance too long: nothing written, and the output keeps what it had.
+awk 'NR == 1 { print; printf "long"; for (i = 0; i < 70; i++) printf " 1"; print "" }' speech.tok >long.tok
+echo kept >kept.tok
+expect_exit 1 zip-generate -q -j1 -m f.zpm --task asr -o kept.tok long.tok
+expect_stderr "long.tok: every utterance was skipped"
+[ "$(cat kept.tok)" = kept ] || fail "a run that wrote nothing replaced its output"
 
 # The single-decoder baseline: same data, same interface.
 zip-fuse -q -j1 --single-decoder --text-tower text.zpm -b 8 --lr 1e-2 --steps 300 speech.tok text.tok -o s.zpm

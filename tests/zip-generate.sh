@@ -70,8 +70,14 @@ printf 'u1\nu2 1 2\n' >empty.tok
 expect_exit 0 zip-generate -q -m tiny.zpm --with-prompt --max-new 2 empty.tok
 [ ! -s err ] || fail "an empty utterance: $(cat err)"
 corpus 1 70 >long.tok
+echo kept >out.tok
 expect_exit 1 zip-generate -m tiny.zpm -o out.tok long.tok
 expect_stderr "max_seq"
+# Every utterance skipped: nothing to write, and the output keeps what it had.
+expect_stderr "long.tok: every utterance was skipped"
+[ "$(cat out.tok)" = kept ] || fail "a run that wrote nothing replaced its output: $(cat out.tok)"
+expect_exit 1 zip-generate -m tiny.zpm --score -o out.tok long.tok
+[ "$(cat out.tok)" = kept ] || fail "--score: a run that wrote nothing replaced its output"
 
 # A Hugging Face LLaMA checkpoint with its config.json works as a tower.
 printf 'u1 1 2 3 4\n' >hf.tok
