@@ -857,6 +857,8 @@ int tower_file_config(const struct st_file *f, struct tower_config *c, struct to
 			 f->path);
 		return -1;
 	}
+	if (st_check_version(f, TOWER_FILE_VERSION) < 0)
+		return -1;
 	if (tower_config_from_json(c, f->config) < 0) {
 		zerr_prefix("%s", f->path);
 		return -1;
@@ -927,7 +929,7 @@ cJSON *tower_file_json(const struct tower *t, const struct tower_meta *m)
 int tower_save(const struct tower *t, const char *path, const struct tower_meta *m)
 {
 	cJSON *cfg = tower_file_json(t, m);
-	struct st_writer *w = st_writer_new("tower", 1, cfg);
+	struct st_writer *w = st_writer_new("tower", TOWER_FILE_VERSION, cfg);
 	cJSON_Delete(cfg);
 	tower_add_tensors(t, w);
 	int rc = st_writer_write(w, path);

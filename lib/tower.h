@@ -119,9 +119,11 @@ struct tower_meta {
 void tower_add_tensors(const struct tower *t, struct st_writer *w);
 /* zipper.config of a tower file: the architecture and the meta. */
 cJSON *tower_file_json(const struct tower *t, const struct tower_meta *m);
-/* A "tower" model file (kind "tower"). */
+/* A "tower" model file (kind "tower", zipper.version TOWER_FILE_VERSION). */
+enum { TOWER_FILE_VERSION = 1 };
 int tower_save(const struct tower *t, const char *path, const struct tower_meta *m);
-/* The config and meta of a tower file, as written by tower_save(). */
+/* The config and meta of a tower file, as written by tower_save(); checks
+ * its version. */
 int tower_file_config(const struct st_file *f, struct tower_config *c, struct tower_meta *m);
 
 /* ---- training ---- */

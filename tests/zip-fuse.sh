@@ -19,6 +19,11 @@ assert_same a.zpm b.zpm
 zip-info --verify b.zpm.ckpt >/dev/null
 zip-info a.zpm | grep -q '^kind: fused' || fail "a.zpm is not a fused model"
 zip-info a.zpm | grep -q 'xattn.speech.1.attn_gate' || fail "no cross-attention tensors"
+# A fused model whose config the loader refuses: zip-info says so, exit 1.
+sed 's/xattn_stages\\":2/xattn_stages\\":9/' a.zpm >stages.zpm
+expect_exit 1 zip-info stages.zpm
+expect_stderr "^zip-info: stages\.zpm: config: 9 cross-attention stages .* do not fit"
+expect_one_line_stderr
 
 # Resuming with other options is refused.
 expect_exit 1 zip-fuse $common --tts-ratio 0.9 --resume speech.tok text.tok -o b.zpm

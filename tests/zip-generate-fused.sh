@@ -48,6 +48,9 @@ expect_stderr "long.tok: every utterance was skipped"
 # The single-decoder baseline: same data, same interface.
 zip-fuse -q -j1 --single-decoder --text-tower text.zpm -b 8 --lr 1e-2 --steps 300 speech.tok text.tok -o s.zpm
 zip-info s.zpm | grep -q '^kind: single-decoder' || fail "s.zpm is not a single decoder"
+sed 's/text_vocab\\":32/text_vocab\\":31/' s.zpm >sv.zpm
+expect_exit 1 zip-info sv.zpm
+expect_stderr "^zip-info: sv\.zpm: vocabularies 31 \+ [0-9]+ do not make the tower's [0-9]+$"
 zip-generate -q -j1 -m s.zpm --task asr speech.tok >s-asr.tok
 assert_same s-asr.tok text.tok
 zip-generate -q -j1 -m s.zpm --task tts --beam 3 text.tok >s-tts.tok
