@@ -44,9 +44,12 @@ static int json_int(const cJSON *j, const char *a, const char *b, int *out, bool
 		}
 		return 0;
 	}
-	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
-	    v->valuedouble > 1e9) {
+	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0) {
 		zerr_set("config: \"%s\" must be a non-negative integer", a);
+		return -1;
+	}
+	if (v->valuedouble > 1e9) {
+		zerr_set("config: \"%s\" %.15g is out of range (at most 1000000000)", a, v->valuedouble);
 		return -1;
 	}
 	*out = (int)v->valuedouble;

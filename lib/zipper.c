@@ -78,8 +78,12 @@ cJSON *zipper_config_to_json(const struct zipper_config *c)
 static int get_int(const cJSON *j, const char *key, int *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 1e9) {
+	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble)) {
 		zerr_set("config: \"%s\" must be an integer", key);
+		return -1;
+	}
+	if (fabs(v->valuedouble) > 1e9) {
+		zerr_set("config: \"%s\" %.15g is out of range (-1000000000..1000000000)", key, v->valuedouble);
 		return -1;
 	}
 	*out = (int)v->valuedouble;

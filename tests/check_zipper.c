@@ -156,6 +156,9 @@ START_TEST(test_rope_rate_is_in_the_config)
 	struct zipper_config back;
 	ck_assert_msg(zipper_config_from_json(&back, j) == 0, "%s", zerr_msg());
 	ck_assert(back.rope_rate == 2.5);
+	cJSON_ReplaceItemInObject(j, "xattn_stages", cJSON_CreateNumber(-5e9));
+	ck_assert_int_eq(zipper_config_from_json(&back, j), -1);
+	ck_assert_str_eq(zerr_msg(), "config: \"xattn_stages\" -5000000000 is out of range (-1000000000..1000000000)");
 	cJSON_Delete(j);
 	close_fixture(&fx);
 	open_fixture(&fx, fixtures[0]); /* absent: the paper's, none */

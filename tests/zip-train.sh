@@ -74,6 +74,12 @@ expect_stderr "two.json: data after the JSON object"
 echo '{"vocab": 32, "d_model": 32, "n_layers": 1, "n_heads": 4, "d_ff": 8, "max_seq": 1000000000}' >long.json
 expect_exit 1 zip-train -q --config long.json -T 2 train.tok -o x.zpm
 expect_stderr "long.json: config: max_seq 1000000000 is too long"
+echo '{"vocab": 32, "d_model": 32, "n_layers": 1, "n_heads": 4, "d_ff": 8, "max_seq": 5000000000}' >huge.json
+expect_exit 1 zip-train -q --config huge.json -T 2 train.tok -o x.zpm
+expect_stderr '^zip-train: huge.json: config: "max_seq" 5000000000 is out of range \(at most 1000000000\)$'
+expect_one_line_stderr
+expect_exit 2 zip-train -q --config tower.json --steps 99999999999999999999 train.tok -o x.zpm
+expect_stderr "^zip-train: --steps: 99999999999999999999 is outside 1\.\."
 printf 'u1 1 2 3\nu2 4 99 5\n' >oov.tok
 expect_exit 1 zip-train -q --config tower.json -T 2 oov.tok -o x.zpm
 expect_stderr "oov.tok:2: token 99 is outside the vocabulary"
