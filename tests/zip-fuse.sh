@@ -83,7 +83,9 @@ expect_exit 1 zip-fuse $common speech.tok short.tok -o x.zpm
 expect_stderr "utt03"
 expect_one_line_stderr
 expect_exit 1 zip-fuse $common --xattn-layers 3 speech.tok text.tok -o x.zpm
-expect_stderr "do not fit"
+expect_stderr "^zip-fuse: --xattn-layers 3: more stages than the text tower's 2 layers$"
+expect_exit 1 zip-fuse $common --xattn-every-text 1 --xattn-every-speech 3 speech.tok text.tok -o x.zpm
+expect_stderr "^zip-fuse: --xattn-every-speech 3: the speech tower has only 2 layers$"
 expect_exit 1 zip-fuse $common --text-tower speech.zpm speech.tok text.tok -o x.zpm
 expect_stderr "speech tower, given as the text tower"
 [ ! -e x.zpm ] || fail "a failed run left x.zpm"
