@@ -186,6 +186,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 		o->prompts = argv[optind];
 	if (o->dp.beam > 1 && o->dp.temperature > 0)
 		cli_usage_error("--beam searches; it does not sample (drop --temperature)");
+	if (o->score && (o->dp.beam > 1 || o->dp.temperature > 0))
+		cli_usage_error("--score scores the tokens given: --beam and --temperature are for generating");
 }
 
 static struct tower *load_model(const struct options *o, struct tower_meta *meta)

@@ -51,6 +51,8 @@ awk '$3 < 5 { exit 1 }' rscore.txt || fail "--score: reversed utterances look li
 expect_exit 2 zip-generate prompts.tok
 expect_stderr "no model"
 expect_exit 2 zip-generate -m tiny.zpm --beam 2 --temperature 1 prompts.tok
+expect_exit 2 zip-generate -m tiny.zpm --score --beam 2 prompts.tok
+expect_stderr "^zip-generate: --score scores the tokens given: --beam and --temperature are for generating"
 expect_exit 2 zip-generate -m tiny.zpm --temperature 1e999 prompts.tok
 expect_stderr "^zip-generate: --temperature: 1e999 is outside 0\.\.1e\+06$"
 expect_exit 1 zip-generate -m missing.zpm prompts.tok
