@@ -244,6 +244,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		cli_usage_error("give a speech token archive and a text token archive");
 	o->speech = argv[optind];
 	o->text = argv[optind + 1];
+	cli_one_stdin((const char *[]){o->speech, o->text, o->dev[0], o->dev[1]}, 4);
 }
 
 /* ---- the model ---- */

@@ -87,6 +87,15 @@ void cli_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+void cli_one_stdin(const char *const *inputs, int n)
+{
+	int dashes = 0;
+	for (int i = 0; i < n; i++)
+		dashes += inputs[i] && !strcmp(inputs[i], "-");
+	if (dashes > 1)
+		cli_usage_error("only one input may be - (standard input can be read once)");
+}
+
 long cli_parse_long(const char *arg, const char *option, long min, long max)
 {
 	char *end;

@@ -47,3 +47,5 @@ expect_one_line_stderr
 expect_exit 1 zip-tokenize -m text.tok missing.txt
 expect_exit 2 zip-tokenize -m text.tok -F text
 expect_exit 2 zip-detokenize -m text.tok -d out text.ids
+expect_exit 2 zip-tokenize -m text.tok --raw - - <corpus.txt
+expect_stderr "^zip-tokenize: only one input may be -"

@@ -74,6 +74,8 @@ expect_exit 2 zip-fuse --text-tower text.zpm speech.tok text.tok -o x.zpm
 expect_stderr "speech-tower"
 expect_exit 2 zip-fuse $common --freeze words speech.tok text.tok -o x.zpm
 expect_stderr "--freeze: 'words'"
+expect_exit 2 zip-fuse $common --dev-speech - --dev-text text.tok - text.tok -o x.zpm <speech.tok
+expect_stderr "^zip-fuse: only one input may be -"
 expect_exit 2 zip-fuse $common --xattn-layers 2 --xattn-every-text 1 speech.tok text.tok -o x.zpm
 expect_exit 1 zip-fuse $common text.tok speech.tok -o x.zpm
 expect_stderr "modality text, expected speech"

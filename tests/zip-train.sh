@@ -60,6 +60,8 @@ esac
 expect_exit 2 zip-train train.tok -o x.zpm
 expect_stderr "give --config or --init"
 expect_exit 2 zip-train --config tower.json train.tok
+expect_exit 2 zip-train --config tower.json -o x.zpm - - <train.tok
+expect_stderr "^zip-train: only one input may be -"
 expect_exit 2 zip-train --config tower.json -T 100 train.tok -o x.zpm
 expect_stderr "max_seq"
 echo '{"vocab": 32, "d_model": 30, "n_layers": 1, "n_heads": 4, "d_ff": 8}' >bad.json
