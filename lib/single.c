@@ -129,7 +129,8 @@ int single_file_config(const struct st_file *f, struct tower_config *c, struct s
 	}
 	if (st_check_version(f, SINGLE_FILE_VERSION) < 0)
 		return -1;
-	if (tower_config_from_json(c, cJSON_GetObjectItemCaseSensitive(j, "tower")) < 0 ||
+	if (tower_config_unique_keys(j) < 0 ||
+	    tower_config_from_json(c, cJSON_GetObjectItemCaseSensitive(j, "tower")) < 0 ||
 	    get(j, "text_vocab", 1, c->vocab, &s->vocab[ZM_TEXT]) < 0 ||
 	    get(j, "speech_vocab", 1, c->vocab - s->vocab[ZM_TEXT] + 1, &s->vocab[ZM_SPEECH]) < 0 ||
 	    get(j, "text_bos", 0, s->vocab[ZM_TEXT], &s->bos[ZM_TEXT]) < 0 ||

@@ -98,6 +98,19 @@ int tower_config_check(const struct tower_config *c)
 	return 0;
 }
 
+int tower_config_unique_keys(const cJSON *j)
+{
+	if (!cJSON_IsObject(j)) /* what it is not is said by its reader */
+		return 0;
+	for (const cJSON *a = j->child; a; a = a->next)
+		for (const cJSON *b = j->child; b != a; b = b->next)
+			if (!strcmp(a->string, b->string)) {
+				zerr_set("config: duplicate key \"%s\"", a->string);
+				return -1;
+			}
+	return 0;
+}
+
 int tower_config_from_json(struct tower_config *c, const cJSON *j)
 {
 	tower_config_default(c);
@@ -105,6 +118,8 @@ int tower_config_from_json(struct tower_config *c, const cJSON *j)
 		zerr_set("config: not a JSON object");
 		return -1;
 	}
+	if (tower_config_unique_keys(j) < 0)
+		return -1;
 	c->n_kv_heads = -1;
 	if (json_int(j, "vocab", "vocab_size", &c->vocab, true) ||
 	    json_int(j, "d_model", "hidden_size", &c->d_model, true) ||

@@ -93,6 +93,8 @@ static int get_int(const cJSON *j, const char *key, int *out)
 int zipper_config_from_json(struct zipper_config *c, const cJSON *j)
 {
 	memset(c, 0, sizeof *c);
+	if (tower_config_unique_keys(j) < 0)
+		return -1;
 	char key[64];
 	for (int m = 0; m < 2; m++) {
 		if (tower_config_from_json(&c->tower[m], cJSON_GetObjectItemCaseSensitive(j, mod_name[m])) < 0) {

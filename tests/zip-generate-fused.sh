@@ -51,6 +51,10 @@ zip-info s.zpm | grep -q '^kind: single-decoder' || fail "s.zpm is not a single 
 sed 's/text_vocab\\":32/text_vocab\\":31/' s.zpm >sv.zpm
 expect_exit 1 zip-info sv.zpm
 expect_stderr "^zip-info: sv\.zpm: vocabularies 31 \+ [0-9]+ do not make the tower's [0-9]+$"
+sed 's/text_eos/text_bos/' s.zpm >sd.zpm
+expect_exit 1 zip-generate -m sd.zpm --task asr speech.tok
+expect_stderr '^zip-generate: sd\.zpm: not a valid single-decoder model: config: duplicate key "text_bos"$'
+expect_one_line_stderr
 zip-generate -q -j1 -m s.zpm --task asr speech.tok >s-asr.tok
 assert_same s-asr.tok text.tok
 zip-generate -q -j1 -m s.zpm --task tts --beam 3 text.tok >s-tts.tok

@@ -68,6 +68,11 @@ echo '{"vocab": 32, "d_model": 30, "n_layers": 1, "n_heads": 4, "d_ff": 8}' >bad
 expect_exit 1 zip-train --config bad.json train.tok -o x.zpm
 expect_stderr "bad.json: config: d_model 30 is not n_heads 4"
 expect_one_line_stderr
+# A key given twice is refused, not the first taken.
+echo '{"vocab": 32, "d_model": 32, "n_layers": 1, "n_heads": 4, "d_ff": 8, "n_layers": 2}' >dup.json
+expect_exit 1 zip-train -q --config dup.json -T 2 train.tok -o x.zpm
+expect_stderr '^zip-train: dup.json: config: duplicate key "n_layers"$'
+expect_one_line_stderr
 # A second object after the config is refused, not ignored.
 { cat tower.json; echo '{"vocab": 8}'; } >two.json
 expect_exit 1 zip-train -q --config two.json -T 2 train.tok -o x.zpm
