@@ -326,6 +326,8 @@ int fused_generate(const struct fused_opts *o)
 		cli_die("%s", zerr_msg());
 	if (done == 0)
 		cli_die("%s: no utterances", io_where(&io, &line));
+	if (bad == done) /* the outputs keep what they had (exit removes the temporary files) */
+		cli_die("%s: every utterance was skipped", io_where(&io, &line));
 	io_close(&io);
 	if (o->chain)
 		io_close(&io2);

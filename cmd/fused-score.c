@@ -153,6 +153,8 @@ int fused_score(const struct fused_opts *o)
 		cli_die("%s", zerr_msg());
 	if (done == 0)
 		cli_die("%s: no utterances", tok_name(in));
+	if (bad == done) /* the output keeps what it had (exit removes the temporary file) */
+		cli_die("%s: every utterance was skipped", tok_name(in));
 	tok_close(in);
 	if (zout_commit(zo) < 0)
 		cli_die("%s", zerr_msg());

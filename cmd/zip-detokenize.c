@@ -106,7 +106,9 @@ static int text_decode(const struct options *o)
 	size_t n, len, cap = 0;
 	char *text = NULL;
 	int rc;
+	long count = 0;
 	while ((rc = tok_next(r, &id, &ids, &n)) == 1) {
+		count++;
 		len = 0;
 		if (bpe_decode(b, ids, n, &text, &len, &cap) < 0) {
 			zerr_prefix("%s:%ld", tok_name(r), tok_lineno(r));
@@ -125,6 +127,10 @@ static int text_decode(const struct options *o)
 	if (rc < 0) {
 		zout_abort(out);
 		cli_die("%s", zerr_msg());
+	}
+	if (count == 0) { /* as for speech: nothing decoded is a failure */
+		zout_abort(out);
+		cli_die("%s: no utterances", o->tokens);
 	}
 	if (zout_commit(out) < 0)
 		cli_die("%s", zerr_msg());

@@ -143,6 +143,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		cli_usage_error(o->normalize_only ? "expected one file" : "expected two files, ref and hyp");
 	o->ref = argv[optind];
 	o->hyp = o->normalize_only ? NULL : argv[optind + 1];
+	cli_one_stdin((const char *[]){o->ref, o->hyp}, 2);
 }
 
 /* --normalize-only: each line, id kept, text normalised, same format out. */

@@ -244,6 +244,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		cli_usage_error("give a speech token archive and a text token archive");
 	o->speech = argv[optind];
 	o->text = argv[optind + 1];
+	cli_one_stdin((const char *[]){o->speech, o->text, o->dev[0], o->dev[1]}, 4);
 }
 
 /* ---- the model ---- */
@@ -275,6 +276,8 @@ static struct loaded_tower load_tower(const char *path, const char *hf_config, c
 	return lt;
 }
 
+static const char *const mods[2] = {"text", "speech"};
+
 /* The fused config: the towers', the stages, the start/end tokens. A tower
  * trained with an end token (zip-train --eos) saw it start and end every
  * utterance, so it is both; otherwise BPE's 1/2 for text and the speech
@@ -292,7 +295,13 @@ static struct zipper *make_model(const struct options *o)
 		c.bos[m] = lt[m].meta.eos >= 0 ? lt[m].meta.eos : m == ZM_TEXT ? 1 : V - 2;
 		c.eos[m] = lt[m].meta.eos >= 0 ? lt[m].meta.eos : m == ZM_TEXT ? 2 : V - 1;
 	}
+	/* Said here in the options' terms: the config check would see 0 stages,
+	 * or stages every 0 layers. */
 	if (o->every[0]) {
+		for (int m = 0; m < 2; m++)
+			if (o->every[m] > c.tower[m].n_layers)
+				cli_die("--xattn-every-%s %d: the %s tower has only %d layers", mods[m], o->every[m],
+					mods[m], c.tower[m].n_layers);
 		c.every[0] = o->every[0];
 		c.every[1] = o->every[1];
 		c.stages = c.tower[0].n_layers / c.every[0] < c.tower[1].n_layers / c.every[1]
@@ -300,8 +309,12 @@ static struct zipper *make_model(const struct options *o)
 				   : c.tower[1].n_layers / c.every[1];
 	} else {
 		c.stages = o->xattn_layers ? o->xattn_layers : 2;
-		for (int m = 0; m < 2; m++)
+		for (int m = 0; m < 2; m++) {
+			if (c.stages > c.tower[m].n_layers)
+				cli_die("--xattn-layers %d%s: more stages than the %s tower's %d layers", c.stages,
+					o->xattn_layers ? "" : " (the default)", mods[m], c.tower[m].n_layers);
 			c.every[m] = c.tower[m].n_layers / c.stages;
+		}
 	}
 	c.gate_init = o->gate_init;
 	if (zipper_config_check(&c) < 0)
@@ -560,7 +573,6 @@ static void setup(struct run *r, const struct options *o)
 static void save_model(const struct run *r)
 {
 	const struct options *o = r->o;
-	static const char *const mods[2] = {"text", "speech"};
 	struct st_writer *w = r->st ? single_writer(r->st, &r->map) : zipper_writer(r->z);
 	struct st_file tf[2];
 	char **names[2] = {NULL, NULL};

@@ -186,6 +186,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 		o->prompts = argv[optind];
 	if (o->dp.beam > 1 && o->dp.temperature > 0)
 		cli_usage_error("--beam searches; it does not sample (drop --temperature)");
+	if (o->score && (o->dp.beam > 1 || o->dp.temperature > 0))
+		cli_usage_error("--score scores the tokens given: --beam and --temperature are for generating");
 }
 
 static struct tower *load_model(const struct options *o, struct tower_meta *meta)
@@ -390,6 +392,8 @@ int main(int argc, char **argv)
 		cli_die("%s", zerr_msg());
 	if (done == 0)
 		cli_die("%s: no utterances", tok_name(j.in));
+	if (j.bad == done) /* the output keeps what it had (exit removes the temporary file) */
+		cli_die("%s: every utterance was skipped", tok_name(j.in));
 	tok_close(j.in);
 	if (o.score ? zout_commit(j.zo) < 0 : tok_commit(j.tw) < 0)
 		cli_die("%s", zerr_msg());

@@ -5,15 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpe.h"
 #include "cli.h"
 #include "safetensors.h"
+#include "single.h"
+#include "speechtok.h"
+#include "tower.h"
+#include "zipper.h"
 
 static const struct cli_doc doc = {
 	.name = "zip-info",
 	.synopsis = "[-q] [--json] [--verify] file ...",
 	.summary = "Print the kind, format version, configuration, parameter count and\n"
 		   "tensors (name, dtype, shape) of zipper model and tokenizer files\n"
-		   "(safetensors; Hugging Face checkpoints too).",
+		   "(safetensors; Hugging Face checkpoints too); a file the programs would\n"
+		   "refuse (its version or configuration) is reported and exits 1.",
 	.options = "      --json        one JSON object per file, one per line\n"
 		   "      --verify      check every tensor's crc32; exit 1 naming the first corrupt one\n",
 	.example = "zip-info --verify models/fused.zpm",
@@ -110,7 +116,39 @@ static void print_text(const struct st_file *f, const char *verified)
 	}
 }
 
-/* 0 when the file opened (and verified, if asked), else 1 after saying why. */
+/* The checks the programs that read the file's kind make before its
+ * tensors (tokenizers, being small, are loaded whole): 0, or -1 with zerr.
+ * A file without a kind (a Hugging Face checkpoint) takes its config from
+ * elsewhere. */
+static int check_loadable(const struct st_file *f)
+{
+	struct zipper_config c; /* c.tower[0] for a tower */
+	struct single_map s;
+	int rc = -1;
+	if (!f->kind) {
+		rc = 0;
+	} else if (!strcmp(f->kind, "tower")) {
+		rc = tower_file_config(f, &c.tower[0], NULL);
+	} else if (!strcmp(f->kind, "fused")) {
+		rc = zipper_file_config(f, &c);
+	} else if (!strcmp(f->kind, "single-decoder")) {
+		rc = single_file_config(f, &c.tower[0], &s);
+	} else if (!strcmp(f->kind, "speech-tokenizer")) {
+		struct speechtok *t = speechtok_load(f->path);
+		rc = t ? 0 : -1;
+		speechtok_free(t);
+	} else if (!strcmp(f->kind, "text-tokenizer")) {
+		struct bpe *b = bpe_load(f->path);
+		rc = b ? 0 : -1;
+		bpe_free(b);
+	} else {
+		zerr_set("%s: unknown kind \"%s\"", f->path, f->kind);
+	}
+	return rc;
+}
+
+/* 0 when the file opened, would load (and verified, if asked), else 1
+ * after saying why. */
 static int show(const struct options *o, const char *path)
 {
 	struct st_file f;
@@ -119,12 +157,17 @@ static int show(const struct options *o, const char *path)
 		return 1;
 	}
 	int rc = 0;
+	if (check_loadable(&f) < 0) {
+		cli_warn("%s", zerr_msg());
+		rc = 1;
+	}
 	const char *verified = NULL;
 	if (o->verify) {
-		rc = st_verify(&f) < 0;
-		if (rc)
+		bool corrupt = st_verify(&f) < 0;
+		if (corrupt)
 			cli_warn("%s", zerr_msg());
-		verified = rc ? "corrupt" : "ok";
+		verified = corrupt ? "corrupt" : "ok";
+		rc |= corrupt;
 	}
 	if (o->json)
 		print_json(&f, verified);

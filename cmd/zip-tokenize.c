@@ -127,6 +127,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		cli_usage_error("--rate: %s", zerr_msg());
 	if (optind == argc)
 		cli_usage_error("no input given");
+	cli_one_stdin((const char *const *)argv + optind, argc - optind);
 }
 
 /* ---- where utterances come from ---- */

@@ -136,6 +136,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		cli_usage_error("give a training archive and at most one dev archive");
 	o->train = argv[optind];
 	o->dev = argc - optind == 2 ? argv[optind + 1] : NULL;
+	cli_one_stdin((const char *[]){o->train, o->dev}, 2);
 }
 
 /* ---- the model ---- */

@@ -113,6 +113,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 	}
 	if (optind == argc)
 		cli_usage_error("no input given");
+	cli_one_stdin((const char *const *)argv + optind, argc - optind);
 }
 
 /* -m, else $ZIPPER_MODEL, else the installed default; without -m, a model

@@ -51,6 +51,7 @@ static int add_list(struct audiolist *l, const char *path)
 	if (!r)
 		return -1;
 	const char *id, *value;
+	size_t before = l->n;
 	int rc;
 	while ((rc = kv_next(r, &id, &value)) == 1) {
 		char *where = xasprintf("%s:%ld", kv_name(r), kv_lineno(r));
@@ -66,6 +67,10 @@ static int add_list(struct audiolist *l, const char *path)
 		free(where);
 		if (rc < 0)
 			break;
+	}
+	if (rc == 0 && l->n == before) { /* an upstream step that wrote nothing: said here, by name */
+		zerr_set("%s: no utterances in the list", kv_name(r));
+		rc = -1;
 	}
 	kv_close(r);
 	return rc < 0 ? -1 : 0;

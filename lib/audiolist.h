@@ -3,7 +3,8 @@
  *   - an audio file of any format libsndfile reads: id = the file name
  *     without its directory and extension ("/a/utt1.flac" -> "utt1");
  *   - a Kaldi wav.scp list, "scp:FILE" or a name ending in ".scp": lines
- *     "utt-id path" (piped commands "... |" are refused);
+ *     "utt-id path" (piped commands "... |" are refused; so is a list
+ *     without any);
  *   - "-": one utterance on stdin, id "stdin".
  * An id seen twice is an error naming the place of the second. Only the
  * names are held: audio is read later, a batch at a time. */

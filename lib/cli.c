@@ -87,13 +87,24 @@ void cli_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+void cli_one_stdin(const char *const *inputs, int n)
+{
+	int dashes = 0;
+	for (int i = 0; i < n; i++)
+		dashes += inputs[i] && !strcmp(inputs[i], "-");
+	if (dashes > 1)
+		cli_usage_error("only one input may be - (standard input can be read once)");
+}
+
 long cli_parse_long(const char *arg, const char *option, long min, long max)
 {
 	char *end;
 	errno = 0;
 	long v = strtol(arg, &end, 10);
-	if (end == arg || *end || errno)
+	if (end == arg || *end)
 		cli_usage_error("%s: '%s' is not an integer", option, arg);
+	if (errno == ERANGE) /* beyond a long: outside any range below */
+		cli_usage_error("%s: %s is outside %ld..%ld", option, arg, min, max);
 	if (v < min || v > max)
 		cli_usage_error("%s: %ld is outside %ld..%ld", option, v, min, max);
 	return v;
@@ -104,10 +115,10 @@ double cli_parse_double(const char *arg, const char *option, double min, double 
 	char *end;
 	errno = 0;
 	double v = strtod(arg, &end);
-	if (end == arg || *end || errno || !isfinite(v))
+	if (end == arg || *end || isnan(v) || (errno && !isinf(v)))
 		cli_usage_error("%s: '%s' is not a number", option, arg);
-	if (v < min || v > max)
-		cli_usage_error("%s: %g is outside %g..%g", option, v, min, max);
+	if (!(v >= min && v <= max)) /* an infinity too, written or overflowed */
+		cli_usage_error("%s: %s is outside %g..%g", option, arg, min, max);
 	return v;
 }
 

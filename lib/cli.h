@@ -63,6 +63,10 @@ bool cli_common_option(struct cli_common *c, int opt, const char *arg);
 /* Makes c->threads the count for OpenMP and OpenBLAS. Call after parsing. */
 void cli_apply_threads(const struct cli_common *c);
 
+/* Standard input can be read once: more than one of the n input paths
+ * being "-" is a usage error (NULLs, absent inputs, are skipped). */
+void cli_one_stdin(const char *const *inputs, int n);
+
 /* Strict number parsing for option values; a bad value is a usage error
  * naming the option. */
 long cli_parse_long(const char *arg, const char *option, long min, long max);

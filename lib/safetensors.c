@@ -461,6 +461,14 @@ int st_verify(const struct st_file *f)
 	return 0;
 }
 
+int st_check_version(const struct st_file *f, int version)
+{
+	if (f->version <= version)
+		return 0;
+	return fail(f, "%s version %d: this program reads version %d", f->kind ? f->kind : "file", f->version,
+		    version);
+}
+
 static bool has_prefix(const char *s, const char *prefix)
 {
 	return !prefix || strncmp(s, prefix, strlen(prefix)) == 0;

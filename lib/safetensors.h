@@ -85,6 +85,10 @@ int st_verify(const struct st_file *f);
  * when not NULL): names the first missing and the first unknown one. */
 int st_check_names(const struct st_file *f, const char *prefix, const char *const *names, size_t n);
 size_t st_param_count(const struct st_file *f);
+/* The file's zipper.version is one a reader of version can read (absent
+ * counts as any): else -1 with zerr ("file: tower version 99: this program
+ * reads version 1"). */
+int st_check_version(const struct st_file *f, int version);
 
 struct st_writer;
 

@@ -94,7 +94,7 @@ static cJSON *map_json(const struct tower *t, const struct single_map *s)
 struct st_writer *single_writer(const struct tower *t, const struct single_map *s)
 {
 	cJSON *j = map_json(t, s);
-	struct st_writer *w = st_writer_new("single-decoder", 1, j);
+	struct st_writer *w = st_writer_new("single-decoder", SINGLE_FILE_VERSION, j);
 	cJSON_Delete(j);
 	tower_add_tensors(t, w);
 	return w;
@@ -120,28 +120,38 @@ static int get(const cJSON *j, const char *key, int lo, int hi, int *out)
 	return 0;
 }
 
-struct tower *single_load(const struct st_file *f, struct single_map *s)
+int single_file_config(const struct st_file *f, struct tower_config *c, struct single_map *s)
 {
-	struct tower_config c;
 	const cJSON *j = f->config;
 	if (!f->kind || strcmp(f->kind, "single-decoder") || !j) {
 		zerr_set("%s: not a single-decoder model", f->path);
-		return NULL;
+		return -1;
 	}
-	if (tower_config_from_json(&c, cJSON_GetObjectItemCaseSensitive(j, "tower")) < 0 ||
-	    get(j, "text_vocab", 1, c.vocab, &s->vocab[ZM_TEXT]) < 0 ||
-	    get(j, "speech_vocab", 1, c.vocab - s->vocab[ZM_TEXT] + 1, &s->vocab[ZM_SPEECH]) < 0 ||
+	if (st_check_version(f, SINGLE_FILE_VERSION) < 0)
+		return -1;
+	if (tower_config_unique_keys(j) < 0 ||
+	    tower_config_from_json(c, cJSON_GetObjectItemCaseSensitive(j, "tower")) < 0 ||
+	    get(j, "text_vocab", 1, c->vocab, &s->vocab[ZM_TEXT]) < 0 ||
+	    get(j, "speech_vocab", 1, c->vocab - s->vocab[ZM_TEXT] + 1, &s->vocab[ZM_SPEECH]) < 0 ||
 	    get(j, "text_bos", 0, s->vocab[ZM_TEXT], &s->bos[ZM_TEXT]) < 0 ||
 	    get(j, "text_eos", 0, s->vocab[ZM_TEXT], &s->eos[ZM_TEXT]) < 0 ||
 	    get(j, "speech_bos", 0, s->vocab[ZM_SPEECH], &s->bos[ZM_SPEECH]) < 0 ||
 	    get(j, "speech_eos", 0, s->vocab[ZM_SPEECH], &s->eos[ZM_SPEECH]) < 0) {
 		zerr_prefix("%s: not a valid single-decoder model", f->path);
-		return NULL;
+		return -1;
 	}
-	if (s->vocab[0] + s->vocab[1] != c.vocab) {
+	if (s->vocab[0] + s->vocab[1] != c->vocab) {
 		zerr_set("%s: vocabularies %d + %d do not make the tower's %d", f->path, s->vocab[0], s->vocab[1],
-			 c.vocab);
-		return NULL;
+			 c->vocab);
+		return -1;
 	}
+	return 0;
+}
+
+struct tower *single_load(const struct st_file *f, struct single_map *s)
+{
+	struct tower_config c;
+	if (single_file_config(f, &c, s) < 0)
+		return NULL;
 	return tower_load(f, "text.", &c);
 }

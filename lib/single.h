@@ -45,7 +45,11 @@ void single_flatten(int32_t *tokens, int32_t *targets, int T, const struct zippe
 		    const struct single_map *s);
 /* A writer with the model (views), for the caller to add to and write. */
 struct st_writer *single_writer(const struct tower *t, const struct single_map *s);
+enum { SINGLE_FILE_VERSION = 1 }; /* zipper.version of kind "single-decoder" */
 int single_save(const struct tower *t, const struct single_map *s, const char *path);
+/* The kind, version and config of a single-decoder file: what
+ * single_load() checks before the tensors. */
+int single_file_config(const struct st_file *f, struct tower_config *c, struct single_map *s);
 struct tower *single_load(const struct st_file *f, struct single_map *s);
 
 #endif

@@ -44,9 +44,12 @@ static int json_int(const cJSON *j, const char *a, const char *b, int *out, bool
 		}
 		return 0;
 	}
-	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
-	    v->valuedouble > 1e9) {
+	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0) {
 		zerr_set("config: \"%s\" must be a non-negative integer", a);
+		return -1;
+	}
+	if (v->valuedouble > 1e9) {
+		zerr_set("config: \"%s\" %.15g is out of range (at most 1000000000)", a, v->valuedouble);
 		return -1;
 	}
 	*out = (int)v->valuedouble;
@@ -95,6 +98,19 @@ int tower_config_check(const struct tower_config *c)
 	return 0;
 }
 
+int tower_config_unique_keys(const cJSON *j)
+{
+	if (!cJSON_IsObject(j)) /* what it is not is said by its reader */
+		return 0;
+	for (const cJSON *a = j->child; a; a = a->next)
+		for (const cJSON *b = j->child; b != a; b = b->next)
+			if (!strcmp(a->string, b->string)) {
+				zerr_set("config: duplicate key \"%s\"", a->string);
+				return -1;
+			}
+	return 0;
+}
+
 int tower_config_from_json(struct tower_config *c, const cJSON *j)
 {
 	tower_config_default(c);
@@ -102,6 +118,8 @@ int tower_config_from_json(struct tower_config *c, const cJSON *j)
 		zerr_set("config: not a JSON object");
 		return -1;
 	}
+	if (tower_config_unique_keys(j) < 0)
+		return -1;
 	c->n_kv_heads = -1;
 	if (json_int(j, "vocab", "vocab_size", &c->vocab, true) ||
 	    json_int(j, "d_model", "hidden_size", &c->d_model, true) ||
@@ -857,6 +875,8 @@ int tower_file_config(const struct st_file *f, struct tower_config *c, struct to
 			 f->path);
 		return -1;
 	}
+	if (st_check_version(f, TOWER_FILE_VERSION) < 0)
+		return -1;
 	if (tower_config_from_json(c, f->config) < 0) {
 		zerr_prefix("%s", f->path);
 		return -1;
@@ -927,7 +947,7 @@ cJSON *tower_file_json(const struct tower *t, const struct tower_meta *m)
 int tower_save(const struct tower *t, const char *path, const struct tower_meta *m)
 {
 	cJSON *cfg = tower_file_json(t, m);
-	struct st_writer *w = st_writer_new("tower", 1, cfg);
+	struct st_writer *w = st_writer_new("tower", TOWER_FILE_VERSION, cfg);
 	cJSON_Delete(cfg);
 	tower_add_tensors(t, w);
 	int rc = st_writer_write(w, path);

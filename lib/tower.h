@@ -48,6 +48,10 @@ void tower_config_default(struct tower_config *c);
  * rope_theta, rms_norm_eps, tie_word_embeddings). Checks the values. */
 int tower_config_from_json(struct tower_config *c, const cJSON *j);
 int tower_config_check(const struct tower_config *c);
+/* Every key of the config object j appears once: cJSON keeps a duplicate
+ * as another child, and lookups would take the first silently. 0, or -1
+ * with zerr ("config: duplicate key \"vocab\""); for every config read. */
+int tower_config_unique_keys(const cJSON *j);
 /* The same, from a JSON file; errors name the file. */
 int tower_config_read(struct tower_config *c, const char *path);
 cJSON *tower_config_to_json(const struct tower_config *c);
@@ -119,9 +123,11 @@ struct tower_meta {
 void tower_add_tensors(const struct tower *t, struct st_writer *w);
 /* zipper.config of a tower file: the architecture and the meta. */
 cJSON *tower_file_json(const struct tower *t, const struct tower_meta *m);
-/* A "tower" model file (kind "tower"). */
+/* A "tower" model file (kind "tower", zipper.version TOWER_FILE_VERSION). */
+enum { TOWER_FILE_VERSION = 1 };
 int tower_save(const struct tower *t, const char *path, const struct tower_meta *m);
-/* The config and meta of a tower file, as written by tower_save(). */
+/* The config and meta of a tower file, as written by tower_save(); checks
+ * its version. */
 int tower_file_config(const struct st_file *f, struct tower_config *c, struct tower_meta *m);
 
 /* ---- training ---- */

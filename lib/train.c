@@ -153,7 +153,7 @@ int train_checkpoint_save(const char *path, const struct tower *t, const struct 
 			  const struct train_state *s, const struct tower_meta *m, const char *options_json)
 {
 	cJSON *cfg = tower_file_json(t, m);
-	struct st_writer *w = st_writer_new("tower", 1, cfg);
+	struct st_writer *w = st_writer_new("tower", TOWER_FILE_VERSION, cfg);
 	cJSON_Delete(cfg);
 	tower_add_tensors(t, w);
 	char **names = xcalloc(2 * t->n_tensors, sizeof *names);

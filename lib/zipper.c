@@ -78,8 +78,12 @@ cJSON *zipper_config_to_json(const struct zipper_config *c)
 static int get_int(const cJSON *j, const char *key, int *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 1e9) {
+	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble)) {
 		zerr_set("config: \"%s\" must be an integer", key);
+		return -1;
+	}
+	if (fabs(v->valuedouble) > 1e9) {
+		zerr_set("config: \"%s\" %.15g is out of range (-1000000000..1000000000)", key, v->valuedouble);
 		return -1;
 	}
 	*out = (int)v->valuedouble;
@@ -89,6 +93,8 @@ static int get_int(const cJSON *j, const char *key, int *out)
 int zipper_config_from_json(struct zipper_config *c, const cJSON *j)
 {
 	memset(c, 0, sizeof *c);
+	if (tower_config_unique_keys(j) < 0)
+		return -1;
 	char key[64];
 	for (int m = 0; m < 2; m++) {
 		if (tower_config_from_json(&c->tower[m], cJSON_GetObjectItemCaseSensitive(j, mod_name[m])) < 0) {
@@ -361,7 +367,7 @@ double zipper_adamw_step(const struct zipper_part *parts, int n, struct adamw *o
 struct st_writer *zipper_writer(const struct zipper *z)
 {
 	cJSON *cfg = zipper_config_to_json(&z->cfg);
-	struct st_writer *w = st_writer_new("fused", 1, cfg);
+	struct st_writer *w = st_writer_new("fused", ZIPPER_FILE_VERSION, cfg);
 	cJSON_Delete(cfg);
 	for (int m = 0; m < 2; m++)
 		tower_add_tensors(z->tower[m], w);
@@ -403,19 +409,28 @@ static int load_extras(struct zipper *z, const struct st_file *f)
 	return rc;
 }
 
-struct zipper *zipper_load(const struct st_file *f)
+int zipper_file_config(const struct st_file *f, struct zipper_config *c)
 {
 	if (!f->kind || strcmp(f->kind, "fused")) {
 		zerr_set("%s: not a fused model (zipper.kind \"%s\")", f->path, f->kind ? f->kind : "");
-		return NULL;
+		return -1;
 	}
-	struct zipper_config c;
-	if (!f->config || zipper_config_from_json(&c, f->config) < 0) {
+	if (st_check_version(f, ZIPPER_FILE_VERSION) < 0)
+		return -1;
+	if (!f->config || zipper_config_from_json(c, f->config) < 0) {
 		if (!f->config)
 			zerr_set("no zipper.config");
 		zerr_prefix("%s", f->path);
-		return NULL;
+		return -1;
 	}
+	return 0;
+}
+
+struct zipper *zipper_load(const struct st_file *f)
+{
+	struct zipper_config c;
+	if (zipper_file_config(f, &c) < 0)
+		return NULL;
 	struct zipper *z = zipper_new(&c, NULL);
 	for (int m = 0; m < 2; m++) {
 		struct tower *t = tower_load(f, z->tower[m]->prefix, &c.tower[m]);

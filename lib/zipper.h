@@ -123,7 +123,11 @@ double zipper_adamw_step(const struct zipper_part *parts, int n, struct adamw *o
 /* A writer holding kind "fused", the config and every tensor (views), for
  * the caller to add to and write. */
 struct st_writer *zipper_writer(const struct zipper *z);
+enum { ZIPPER_FILE_VERSION = 1 }; /* zipper.version of kind "fused" */
 int zipper_save(const struct zipper *z, const char *path);
+/* The kind, version and config of a fused model file: what zipper_load()
+ * checks before the tensors. */
+int zipper_file_config(const struct st_file *f, struct zipper_config *c);
 struct zipper *zipper_load(const struct st_file *f);
 
 /* Checkpoints: a fused model file that also holds optim.m.<name> and

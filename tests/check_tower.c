@@ -531,6 +531,9 @@ START_TEST(test_config_json_roundtrip_and_errors)
 	cJSON_ReplaceItemInObject(j, "n_kv_heads", cJSON_CreateNumber(3));
 	ck_assert_int_eq(tower_config_from_json(&d, j), -1);
 	ck_assert_ptr_nonnull(strstr(zerr_msg(), "n_kv_heads"));
+	cJSON_ReplaceItemInObject(j, "d_ff", cJSON_CreateNumber(5e9));
+	ck_assert_int_eq(tower_config_from_json(&d, j), -1);
+	ck_assert_str_eq(zerr_msg(), "config: \"d_ff\" 5000000000 is out of range (at most 1000000000)");
 	cJSON_DeleteItemFromObject(j, "vocab");
 	ck_assert_int_eq(tower_config_from_json(&d, j), -1);
 	ck_assert_str_eq(zerr_msg(), "config: missing \"vocab\"");

@@ -56,8 +56,10 @@ END_TEST
 START_TEST(test_audiolist_bad_lines)
 {
 	char *pipe = path_in_work("pipe.scp"), *empty = path_in_work("empty.scp"), *none = path_in_work("none.scp");
+	char *nolines = path_in_work("nolines.scp");
 	write_text(pipe, "a a.wav\nb sox b.flac -t wav - |\n");
 	write_text(empty, "a\n");
+	write_text(nolines, "");
 	struct audiolist l;
 	audiolist_init(&l);
 	ck_assert_int_eq(audiolist_add_arg(&l, pipe), -1);
@@ -66,8 +68,10 @@ START_TEST(test_audiolist_bad_lines)
 	ck_assert_ptr_nonnull(strstr(zerr_msg(), "empty.scp:1: no audio path after the id"));
 	ck_assert_int_eq(audiolist_add_arg(&l, none), -1);
 	ck_assert_ptr_nonnull(strstr(zerr_msg(), "none.scp"));
+	ck_assert_int_eq(audiolist_add_arg(&l, nolines), -1);
+	ck_assert_ptr_nonnull(strstr(zerr_msg(), "nolines.scp: no utterances in the list"));
 	audiolist_free(&l);
-	free(pipe), free(empty), free(none);
+	free(pipe), free(empty), free(none), free(nolines);
 }
 END_TEST
 

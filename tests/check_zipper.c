@@ -156,6 +156,16 @@ START_TEST(test_rope_rate_is_in_the_config)
 	struct zipper_config back;
 	ck_assert_msg(zipper_config_from_json(&back, j) == 0, "%s", zerr_msg());
 	ck_assert(back.rope_rate == 2.5);
+	cJSON_ReplaceItemInObject(j, "xattn_stages", cJSON_CreateNumber(-5e9));
+	ck_assert_int_eq(zipper_config_from_json(&back, j), -1);
+	ck_assert_str_eq(zerr_msg(), "config: \"xattn_stages\" -5000000000 is out of range (-1000000000..1000000000)");
+	cJSON_AddItemToObject(j, "gate_init", cJSON_CreateNumber(1)); /* a second gate_init */
+	ck_assert_int_eq(zipper_config_from_json(&back, j), -1);
+	ck_assert_str_eq(zerr_msg(), "config: duplicate key \"gate_init\"");
+	cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(j, "speech"), "d_ff", cJSON_CreateNumber(8));
+	cJSON_DeleteItemFromObject(j, "gate_init"); /* the first */
+	ck_assert_int_eq(zipper_config_from_json(&back, j), -1);
+	ck_assert_str_eq(zerr_msg(), "speech tower: config: duplicate key \"d_ff\"");
 	cJSON_Delete(j);
 	close_fixture(&fx);
 	open_fixture(&fx, fixtures[0]); /* absent: the paper's, none */

@@ -22,6 +22,8 @@ for p in $programs; do
 
 	expect_exit 2 "$p" -j 0
 	expect_stderr "^$p: -j: 0 is outside 1\.\.1024"
+	expect_exit 2 "$p" -j 99999999999999999999
+	expect_stderr "^$p: -j: 99999999999999999999 is outside 1\.\.1024$"
 
 	ZIPPER_THREADS=many expect_exit 2 "$p" --help
 	expect_stderr "ZIPPER_THREADS: 'many' is not a thread count"

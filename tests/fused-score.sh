@@ -50,6 +50,12 @@ done
 expect_exit 1 zip-generate -q -m f0.zpm --score long.tok
 expect_stderr "long.tok:14: utterance long: 65 tokens do not fit"
 [ "$(wc -l <out)" -eq 12 ] || fail "the others were not scored"
+# All too long: nothing scored, and the output keeps what it had.
+{ head -1 speech.tok; tail -1 long.tok; } >alllong.tok
+echo kept >kept.score
+expect_exit 1 zip-generate -q -m f0.zpm --score -o kept.score alllong.tok
+expect_stderr "alllong.tok: every utterance was skipped"
+[ "$(cat kept.score)" = kept ] || fail "a run that scored nothing replaced its output"
 
 # Bad input: one line, exit 1 (2 for usage).
 sed 's/vocab=32/vocab=33/' text.tok >big.tok

@@ -37,6 +37,15 @@ assert_same nul.txt back.txt
 printf '#! zipper tokens modality=speech vocab=1026\nu1 1 2\n' >speech.ids
 expect_exit 1 zip-detokenize -m text.tok speech.ids
 expect_stderr "modality speech, expected text"
+# No utterances: a failure, and the output keeps what it had.
+head -n 1 text.ids >none.ids
+echo kept >kept.txt
+expect_exit 1 zip-detokenize -m text.tok -o kept.txt none.ids
+expect_stderr "none.ids: no utterances"
+expect_one_line_stderr
+[ "$(cat kept.txt)" = kept ] || fail "an archive without utterances replaced the output"
 expect_exit 1 zip-tokenize -m text.tok missing.txt
 expect_exit 2 zip-tokenize -m text.tok -F text
 expect_exit 2 zip-detokenize -m text.tok -d out text.ids
+expect_exit 2 zip-tokenize -m text.tok --raw - - <corpus.txt
+expect_stderr "^zip-tokenize: only one input may be -"

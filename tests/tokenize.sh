@@ -122,6 +122,10 @@ expect_exit 0 zip-tokenize -q -m speech.tok - <streamed.wav
 printf 'u1 %s/u1.wav\nu1 %s/u2.wav\n' "$work" "$work" >dup.scp
 expect_exit 1 zip-tokenize -q -m speech.tok dup.scp
 expect_stderr "duplicate utterance id|appears twice"
+: >none.scp
+expect_exit 1 zip-tokenize -m speech.tok -o none.tok none.scp
+expect_stderr "^zip-tokenize: none\.scp: no utterances in the list$"
+expect_one_line_stderr
 printf 'u1 sox a.wav -t wav - |\n' >pipe.scp
 expect_exit 1 zip-tokenize -q -m speech.tok pipe.scp
 expect_stderr "pipe.scp:1: commands ending in '\|' are not supported"

@@ -133,6 +133,9 @@ expect_exit 2 zip-eval-wer --mode sometimes ref.txt ref.txt
 expect_exit 2 zip-eval-wer --format csv ref.txt ref.txt
 expect_exit 2 zip-eval-wer --normalize french ref.txt ref.txt
 expect_exit 2 zip-eval-wer --cer-no-space ref.txt ref.txt
+# Standard input is read once: not both files.
+expect_exit 2 zip-eval-wer - - <ref.txt
+expect_stderr "^zip-eval-wer: only one input may be -"
 expect_exit 2 zip-eval-wer --bogus ref.txt ref.txt
 expect_exit 2 zip-eval-wer --normalize-only ref.txt ref.txt
 expect_exit 0 zip-eval-wer --help

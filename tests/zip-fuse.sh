@@ -19,6 +19,11 @@ assert_same a.zpm b.zpm
 zip-info --verify b.zpm.ckpt >/dev/null
 zip-info a.zpm | grep -q '^kind: fused' || fail "a.zpm is not a fused model"
 zip-info a.zpm | grep -q 'xattn.speech.1.attn_gate' || fail "no cross-attention tensors"
+# A fused model whose config the loader refuses: zip-info says so, exit 1.
+sed 's/xattn_stages\\":2/xattn_stages\\":9/' a.zpm >stages.zpm
+expect_exit 1 zip-info stages.zpm
+expect_stderr "^zip-info: stages\.zpm: config: 9 cross-attention stages .* do not fit"
+expect_one_line_stderr
 
 # Resuming with other options is refused.
 expect_exit 1 zip-fuse $common --tts-ratio 0.9 --resume speech.tok text.tok -o b.zpm
@@ -69,6 +74,8 @@ expect_exit 2 zip-fuse --text-tower text.zpm speech.tok text.tok -o x.zpm
 expect_stderr "speech-tower"
 expect_exit 2 zip-fuse $common --freeze words speech.tok text.tok -o x.zpm
 expect_stderr "--freeze: 'words'"
+expect_exit 2 zip-fuse $common --dev-speech - --dev-text text.tok - text.tok -o x.zpm <speech.tok
+expect_stderr "^zip-fuse: only one input may be -"
 expect_exit 2 zip-fuse $common --xattn-layers 2 --xattn-every-text 1 speech.tok text.tok -o x.zpm
 expect_exit 1 zip-fuse $common text.tok speech.tok -o x.zpm
 expect_stderr "modality text, expected speech"
@@ -78,7 +85,9 @@ expect_exit 1 zip-fuse $common speech.tok short.tok -o x.zpm
 expect_stderr "utt03"
 expect_one_line_stderr
 expect_exit 1 zip-fuse $common --xattn-layers 3 speech.tok text.tok -o x.zpm
-expect_stderr "do not fit"
+expect_stderr "^zip-fuse: --xattn-layers 3: more stages than the text tower's 2 layers$"
+expect_exit 1 zip-fuse $common --xattn-every-text 1 --xattn-every-speech 3 speech.tok text.tok -o x.zpm
+expect_stderr "^zip-fuse: --xattn-every-speech 3: the speech tower has only 2 layers$"
 expect_exit 1 zip-fuse $common --text-tower speech.zpm speech.tok text.tok -o x.zpm
 expect_stderr "speech tower, given as the text tower"
 [ ! -e x.zpm ] || fail "a failed run left x.zpm"

@@ -38,10 +38,23 @@ expect_exit 2 zip-generate -m f.zpm --output-modalities text,speech speech.tok
 expect_exit 1 zip-generate -m f.zpm --task asr text.tok
 expect_stderr "modality text, expected speech"
 expect_one_line_stderr
+# Every utterance too long: nothing written, and the output keeps what it had.
+awk 'NR == 1 { print; printf "long"; for (i = 0; i < 70; i++) printf " 1"; print "" }' speech.tok >long.tok
+echo kept >kept.tok
+expect_exit 1 zip-generate -q -j1 -m f.zpm --task asr -o kept.tok long.tok
+expect_stderr "long.tok: every utterance was skipped"
+[ "$(cat kept.tok)" = kept ] || fail "a run that wrote nothing replaced its output"
 
 # The single-decoder baseline: same data, same interface.
 zip-fuse -q -j1 --single-decoder --text-tower text.zpm -b 8 --lr 1e-2 --steps 300 speech.tok text.tok -o s.zpm
 zip-info s.zpm | grep -q '^kind: single-decoder' || fail "s.zpm is not a single decoder"
+sed 's/text_vocab\\":32/text_vocab\\":31/' s.zpm >sv.zpm
+expect_exit 1 zip-info sv.zpm
+expect_stderr "^zip-info: sv\.zpm: vocabularies 31 \+ [0-9]+ do not make the tower's [0-9]+$"
+sed 's/text_eos/text_bos/' s.zpm >sd.zpm
+expect_exit 1 zip-generate -m sd.zpm --task asr speech.tok
+expect_stderr '^zip-generate: sd\.zpm: not a valid single-decoder model: config: duplicate key "text_bos"$'
+expect_one_line_stderr
 zip-generate -q -j1 -m s.zpm --task asr speech.tok >s-asr.tok
 assert_same s-asr.tok text.tok
 zip-generate -q -j1 -m s.zpm --task tts --beam 3 text.tok >s-tts.tok

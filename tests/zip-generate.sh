@@ -51,6 +51,10 @@ awk '$3 < 5 { exit 1 }' rscore.txt || fail "--score: reversed utterances look li
 expect_exit 2 zip-generate prompts.tok
 expect_stderr "no model"
 expect_exit 2 zip-generate -m tiny.zpm --beam 2 --temperature 1 prompts.tok
+expect_exit 2 zip-generate -m tiny.zpm --score --beam 2 prompts.tok
+expect_stderr "^zip-generate: --score scores the tokens given: --beam and --temperature are for generating"
+expect_exit 2 zip-generate -m tiny.zpm --temperature 1e999 prompts.tok
+expect_stderr "^zip-generate: --temperature: 1e999 is outside 0\.\.1e\+06$"
 expect_exit 1 zip-generate -m missing.zpm prompts.tok
 expect_stderr "missing.zpm"
 expect_one_line_stderr
@@ -70,8 +74,14 @@ printf 'u1\nu2 1 2\n' >empty.tok
 expect_exit 0 zip-generate -q -m tiny.zpm --with-prompt --max-new 2 empty.tok
 [ ! -s err ] || fail "an empty utterance: $(cat err)"
 corpus 1 70 >long.tok
+echo kept >out.tok
 expect_exit 1 zip-generate -m tiny.zpm -o out.tok long.tok
 expect_stderr "max_seq"
+# Every utterance skipped: nothing to write, and the output keeps what it had.
+expect_stderr "long.tok: every utterance was skipped"
+[ "$(cat out.tok)" = kept ] || fail "a run that wrote nothing replaced its output: $(cat out.tok)"
+expect_exit 1 zip-generate -m tiny.zpm --score -o out.tok long.tok
+[ "$(cat out.tok)" = kept ] || fail "--score: a run that wrote nothing replaced its output"
 
 # A Hugging Face LLaMA checkpoint with its config.json works as a tower.
 printf 'u1 1 2 3 4\n' >hf.tok

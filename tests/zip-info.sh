@@ -41,6 +41,22 @@ printf 'x' | dd of=header.zpm bs=1 seek=8 conv=notrunc 2>/dev/null
 expect_exit 1 zip-info header.zpm
 expect_stderr "^zip-info: header\.zpm: header is not valid JSON$"
 
+# Files the programs would refuse (a newer version, a config no tower can
+# have): printed, and reported as not loadable, exit 1.
+sed 's/"zipper.version":"1"/"zipper.version":"9"/' "$model" >v9.zpm
+expect_exit 1 zip-info v9.zpm
+expect_stderr "^zip-info: v9\.zpm: tower version 9: this program reads version 1$"
+expect_one_line_stderr
+grep -qx "version: 9" out || fail "a file of another version was not printed"
+expect_exit 1 zip-info --json v9.zpm
+expect_one_line_stderr
+expect_exit 1 zip-generate -m v9.zpm /dev/null
+expect_stderr "^zip-generate: v9\.zpm: tower version 9: this program reads version 1$"
+sed 's/n_heads\\":2/n_heads\\":3/' "$model" >heads.zpm
+expect_exit 1 zip-info heads.zpm
+expect_stderr "^zip-info: heads\.zpm: config: d_model 16 is not n_heads 3 times an even head size$"
+expect_one_line_stderr
+
 # A batch: the bad file is reported, the good one still printed, exit 1.
 expect_exit 1 zip-info trunc.zpm "$model"
 grep -qx "kind: tower" out || fail "good file after a bad one not printed"

@@ -60,11 +60,18 @@ esac
 expect_exit 2 zip-train train.tok -o x.zpm
 expect_stderr "give --config or --init"
 expect_exit 2 zip-train --config tower.json train.tok
+expect_exit 2 zip-train --config tower.json -o x.zpm - - <train.tok
+expect_stderr "^zip-train: only one input may be -"
 expect_exit 2 zip-train --config tower.json -T 100 train.tok -o x.zpm
 expect_stderr "max_seq"
 echo '{"vocab": 32, "d_model": 30, "n_layers": 1, "n_heads": 4, "d_ff": 8}' >bad.json
 expect_exit 1 zip-train --config bad.json train.tok -o x.zpm
 expect_stderr "bad.json: config: d_model 30 is not n_heads 4"
+expect_one_line_stderr
+# A key given twice is refused, not the first taken.
+echo '{"vocab": 32, "d_model": 32, "n_layers": 1, "n_heads": 4, "d_ff": 8, "n_layers": 2}' >dup.json
+expect_exit 1 zip-train -q --config dup.json -T 2 train.tok -o x.zpm
+expect_stderr '^zip-train: dup.json: config: duplicate key "n_layers"$'
 expect_one_line_stderr
 # A second object after the config is refused, not ignored.
 { cat tower.json; echo '{"vocab": 8}'; } >two.json
@@ -74,6 +81,12 @@ expect_stderr "two.json: data after the JSON object"
 echo '{"vocab": 32, "d_model": 32, "n_layers": 1, "n_heads": 4, "d_ff": 8, "max_seq": 1000000000}' >long.json
 expect_exit 1 zip-train -q --config long.json -T 2 train.tok -o x.zpm
 expect_stderr "long.json: config: max_seq 1000000000 is too long"
+echo '{"vocab": 32, "d_model": 32, "n_layers": 1, "n_heads": 4, "d_ff": 8, "max_seq": 5000000000}' >huge.json
+expect_exit 1 zip-train -q --config huge.json -T 2 train.tok -o x.zpm
+expect_stderr '^zip-train: huge.json: config: "max_seq" 5000000000 is out of range \(at most 1000000000\)$'
+expect_one_line_stderr
+expect_exit 2 zip-train -q --config tower.json --steps 99999999999999999999 train.tok -o x.zpm
+expect_stderr "^zip-train: --steps: 99999999999999999999 is outside 1\.\."
 printf 'u1 1 2 3\nu2 4 99 5\n' >oov.tok
 expect_exit 1 zip-train -q --config tower.json -T 2 oov.tok -o x.zpm
 expect_stderr "oov.tok:2: token 99 is outside the vocabulary"

@@ -155,6 +155,8 @@ assert_same out single.pipe
 # Usage errors.
 expect_exit 2 zip-transcribe -m f.zpm -o hyp.txt audio/u1.wav
 expect_stderr "-o takes txt, kaldi or json"
+expect_exit 2 zip-transcribe -m f.zpm - - <audio/u1.wav
+expect_stderr "^zip-transcribe: only one input may be -"
 expect_exit 2 zip-transcribe -m f.zpm
 expect_stderr "no input"
 expect_exit 2 zip-transcribe -m f.zpm --beam 0 audio/u1.wav
