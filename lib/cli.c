@@ -162,6 +162,10 @@ bool cli_common_option(struct cli_common *c, int opt, const char *arg)
 
 void cli_apply_threads(const struct cli_common *c)
 {
+	/* OMP_DYNAMIC=true in the environment lets a busy machine give a team
+	 * fewer threads than asked; OpenBLAS's threaded sgemm then waits forever
+	 * for the missing ones (seen as a hang in k-means inside our loops). */
+	omp_set_dynamic(0);
 	omp_set_num_threads(c->threads);
 	openblas_set_num_threads(c->threads);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <omp.h>
 #include <zlib.h>
 
 #include "cli.h"
@@ -222,6 +223,20 @@ START_TEST(test_zout_unwritable_directory)
 }
 END_TEST
 
+/* OMP_DYNAMIC=true (here: its setter) must not reach OpenBLAS, which hangs
+ * when a team has fewer threads than it asked for. */
+START_TEST(test_threads_are_not_dynamic)
+{
+	omp_set_dynamic(1);
+	struct cli_common c;
+	cli_common_init(&c);
+	c.threads = 2;
+	cli_apply_threads(&c);
+	ck_assert_int_eq(omp_get_dynamic(), 0);
+	ck_assert_int_eq(omp_get_max_threads(), 2);
+}
+END_TEST
+
 START_TEST(test_rng_matches_reference)
 {
 	/* From tests/ref/rng.py, an independent implementation. */
@@ -299,6 +314,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, test_zout_abort_keeps_old_file);
 	tcase_add_exit_test(tc, test_zout_exit_removes_temp, 1);
 	tcase_add_test(tc, test_zout_unwritable_directory);
+	tcase_add_test(tc, test_threads_are_not_dynamic);
 	tcase_add_test(tc, test_rng_matches_reference);
 	tcase_add_test(tc, test_rng_ranges_and_moments);
 	tcase_add_test(tc, test_rng_shuffle_is_a_permutation);
