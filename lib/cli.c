@@ -162,12 +162,14 @@ bool cli_common_option(struct cli_common *c, int opt, const char *arg)
 
 void cli_apply_threads(const struct cli_common *c)
 {
-	/* OMP_DYNAMIC=true in the environment lets a busy machine give a team
-	 * fewer threads than asked; OpenBLAS's threaded sgemm then waits forever
-	 * for the missing ones (seen as a hang in k-means inside our loops). */
+	/* OpenBLAS's threaded sgemm waits forever for threads a team was asked
+	 * for but not given (seen as a hang in k-means inside our loops). Teams
+	 * get fewer when OMP_DYNAMIC=true meets a busy machine, or when
+	 * OMP_THREAD_LIMIT is below -j: turn the one off, respect the other. */
+	int n = c->threads < omp_get_thread_limit() ? c->threads : omp_get_thread_limit();
 	omp_set_dynamic(0);
-	omp_set_num_threads(c->threads);
-	openblas_set_num_threads(c->threads);
+	omp_set_num_threads(n);
+	openblas_set_num_threads(n);
 }
 
 double cli_now(void)
