@@ -349,17 +349,20 @@ static int run(struct job *j, struct source *s)
 	return stop;
 }
 
-/* The tail every mode shares: nothing done or something failed is exit 1. */
+/* The tail every mode shares: nothing done or something failed is exit 1.
+ * When every input failed, their own lines have said why: no summary. */
 static int verdict(const struct job *j, const char *what)
 {
+	if (j->done == 0 && j->failed)
+		return EXIT_RUNTIME;
+	if (j->done == 0)
+		cli_die("no utterance was processed");
 	if (!j->o->common.quiet)
 		fprintf(stderr, "%s: %s %zu utterances (%.1f s of audio)\n", cli_progname(), what,
 			j->done, j->seconds);
 	if (j->failed)
 		fprintf(stderr, "%s: %zu input%s failed\n", cli_progname(), j->failed,
 			j->failed == 1 ? "" : "s");
-	if (j->done == 0)
-		cli_die("no utterance was processed");
 	return j->failed ? EXIT_RUNTIME : 0;
 }
 
@@ -368,6 +371,8 @@ static int fit_speech(const struct options *o, struct source *s)
 	struct job j = {.o = o, .fitter = speechtok_fitter_new(o->rate, o->utt_norm)};
 	if (run(&j, s) < 0)
 		cli_die("stopped at the first bad input (--strict)");
+	if (j.done == 0) /* nothing to fit on: say so (or not, if the inputs have) */
+		return verdict(&j, "learned from");
 	struct speechtok_fit_opts fo;
 	speechtok_fit_opts_default(&fo);
 	fo.k = o->k;

@@ -302,8 +302,11 @@ static int run(struct run *r, const struct audiolist *list)
 	return stop;
 }
 
+/* Nothing is summarised when every input failed: their own lines said why. */
 static void report(const struct run *r, double wall)
 {
+	if (r->done == 0)
+		return;
 	if (!r->o->common.quiet)
 		fprintf(stderr, "%s: transcribed %zu utterances (%.1f s of audio) in %.1f s (%.3f x real time)\n",
 			cli_progname(), r->done, r->seconds, wall, r->seconds > 0 ? wall / r->seconds : 0.0);
@@ -339,6 +342,8 @@ int main(int argc, char **argv)
 		if (stopped < 0)
 			cli_die("stopped at the first bad input (--strict)%s",
 				strcmp(o.out, "-") ? "; nothing written" : "");
+		if (r.failed)
+			return EXIT_RUNTIME;
 		cli_die("no utterance was transcribed");
 	}
 	if (zout_commit(r.out) < 0)

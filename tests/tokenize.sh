@@ -104,8 +104,12 @@ expect_exit 1 zip-tokenize -q --strict -m speech.tok -o strict.tok scp:mixed.scp
 [ ! -e strict.tok ] || fail "--strict left an output behind"
 expect_exit 1 zip-tokenize -q -m speech.tok --max-seconds 1 u1.wav
 expect_stderr "longer than the limit of 1 s"
-expect_exit 1 zip-tokenize -q -m speech.tok garbage.wav
+expect_exit 1 zip-tokenize -m speech.tok garbage.wav
 expect_stderr "^zip-tokenize: .*garbage.wav: unsupported"
+expect_one_line_stderr
+expect_exit 1 zip-tokenize --fit speech -k 4 -o never.tok garbage.wav
+expect_one_line_stderr
+[ ! -e never.tok ] || fail "a fit on no audio wrote a tokenizer"
 [ ! -s "$work/out" ] || fail "a run that tokenized nothing wrote: $(cat "$work/out")"
 mkdir adir
 expect_exit 1 zip-tokenize -q -m speech.tok adir

@@ -117,9 +117,10 @@ expect_exit 1 zip-transcribe -q -m f.zpm --strict --out strict.txt audio/u1.wav 
 expect_stderr "audio/bad.wav"
 expect_stderr "--strict"
 [ ! -e strict.txt ] || fail "--strict wrote its output"
-# Nothing transcribed is a failure too.
-expect_exit 1 zip-transcribe -q -m f.zpm audio/bad.wav
-expect_stderr "no utterance"
+# Nothing transcribed is a failure too, and one bad file is one line.
+expect_exit 1 zip-transcribe -m f.zpm audio/bad.wav
+expect_stderr "^zip-transcribe: audio/bad.wav: "
+expect_one_line_stderr
 
 # The model: -m, else $ZIPPER_MODEL, else the installed default.
 ZIPPER_MODEL="$work/f.zpm" zip-transcribe -q -o kaldi $wavs >env.kaldi
