@@ -371,8 +371,10 @@ static int fit_speech(const struct options *o, struct source *s)
 	struct job j = {.o = o, .fitter = speechtok_fitter_new(o->rate, o->utt_norm)};
 	if (run(&j, s) < 0)
 		cli_die("stopped at the first bad input (--strict)");
-	if (j.done == 0) /* nothing to fit on: say so (or not, if the inputs have) */
+	if (j.done == 0) { /* nothing to fit on: say so (or not, if the inputs have) */
+		speechtok_fitter_free(j.fitter);
 		return verdict(&j, "learned from");
+	}
 	struct speechtok_fit_opts fo;
 	speechtok_fit_opts_default(&fo);
 	fo.k = o->k;

@@ -342,12 +342,11 @@ int main(int argc, char **argv)
 		if (stopped < 0)
 			cli_die("stopped at the first bad input (--strict)%s",
 				strcmp(o.out, "-") ? "; nothing written" : "");
-		if (r.failed)
-			return EXIT_RUNTIME;
-		cli_die("no utterance was transcribed");
-	}
-	if (zout_commit(r.out) < 0)
+		if (!r.failed) /* else every input has said why */
+			cli_die("no utterance was transcribed");
+	} else if (zout_commit(r.out) < 0) {
 		cli_die("%s", zerr_msg());
+	}
 	for (int t = 0; t < nt; t++)
 		mel_free(r.mels[t]);
 	free(r.mels);
