@@ -116,7 +116,6 @@ struct fused_io {
  * (and no --tokens), else a token archive. */
 static void io_output(struct fused_io *io, struct gen *gn, int mod, const char *path, const struct fused_opts *o)
 {
-	static const char *const mods[2] = {"text", "speech"};
 	io->m = &gn->m;
 	if (mod == ZM_TEXT && gn->m.bpe && !o->tokens) {
 		if (!(io->zo = zout_open(path)))
@@ -125,7 +124,7 @@ static void io_output(struct fused_io *io, struct gen *gn, int mod, const char *
 	}
 	/* speech archives count the begin/end-of-audio ids too (zip-formats(5)) */
 	struct tok_header oh = {.present = true, .vocab = gn->m.vocab[mod] + (mod == ZM_SPEECH ? 2 : 0)};
-	snprintf(oh.modality, sizeof oh.modality, "%s", mods[mod]);
+	snprintf(oh.modality, sizeof oh.modality, "%s", zm_names[mod]);
 	snprintf(oh.tokenizer, sizeof oh.tokenizer, "%s", gn->fingerprint[mod]);
 	if (!(io->tw = tok_create(path, &oh)))
 		cli_die("%s", zerr_msg());
@@ -133,7 +132,6 @@ static void io_output(struct fused_io *io, struct gen *gn, int mod, const char *
 
 static void io_open(struct fused_io *io, struct gen *gn, const struct fused_opts *o)
 {
-	static const char *const mods[2] = {"text", "speech"};
 	const struct speechtext *m = &gn->m;
 	const char *fp = gn->fingerprint[m->in];
 	memset(io, 0, sizeof *io);
@@ -143,7 +141,7 @@ static void io_open(struct fused_io *io, struct gen *gn, const struct fused_opts
 		if (!(io->kr = kv_open(o->prompts)))
 			cli_die("%s", zerr_msg());
 	} else if (!(io->tr = tok_open(o->prompts, m->vocab[m->in])) ||
-		   tok_expect(io->tr, mods[m->in], 0, fp[0] ? fp : NULL) < 0) {
+		   tok_expect(io->tr, zm_names[m->in], 0, fp[0] ? fp : NULL) < 0) {
 		cli_die("%s", zerr_msg());
 	}
 	io_output(io, gn, m->out, o->chain && m->out == ZM_SPEECH ? o->speech_out : o->output, o);
@@ -268,7 +266,6 @@ static int chain_next(struct gen *gn, const int32_t *ids, size_t n, const int32_
 
 int fused_generate(const struct fused_opts *o)
 {
-	static const char *const mods[2] = {"text", "speech"};
 	struct gen gn;
 	gen_open(&gn, o);
 	struct speechtext *m = &gn.m;
@@ -283,7 +280,7 @@ int fused_generate(const struct fused_opts *o)
 	struct rng rng;
 	rng_seed(&rng, (uint64_t)o->seed);
 	struct progress bar;
-	progress_start(&bar, mods[m->out], 0, o->quiet);
+	progress_start(&bar, zm_names[m->out], 0, o->quiet);
 	const char *id;
 	const int32_t *ids;
 	size_t n;

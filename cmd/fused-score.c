@@ -18,8 +18,6 @@
 #include "xalloc.h"
 #include "zio.h"
 
-static const char *const mod_names[2] = {"text", "speech"};
-
 /* One modality's side of a fused model or of a single decoder. */
 struct scorer {
 	struct zipper *z; /* fused: its tower of modality m, seeing no input */
@@ -35,7 +33,7 @@ static int modality_of(const struct tok_reader *in)
 {
 	const char *mod = tok_header(in)->modality;
 	for (int m = 0; m < 2; m++)
-		if (!strcmp(mod, mod_names[m]))
+		if (!strcmp(mod, zm_names[m]))
 			return m;
 	cli_die("%s: %s: give the tokens' modality (text or speech) in a \"#! zipper tokens modality=...\" header",
 		tok_name(in), mod[0] ? "modality is neither text nor speech" : "no modality");
@@ -122,7 +120,7 @@ int fused_score(const struct fused_opts *o)
 	int header_vocab = s.vocab + (s.m == ZM_SPEECH ? 2 : 0);
 	if (h->vocab > header_vocab)
 		cli_die("%s: tokens have a vocabulary of %ld, the model's %s side has %d", tok_name(in), h->vocab,
-			mod_names[s.m], header_vocab);
+			zm_names[s.m], header_vocab);
 	struct zout *zo = zout_open(o->output);
 	if (!zo)
 		cli_die("%s", zerr_msg());
@@ -138,7 +136,7 @@ int fused_score(const struct fused_opts *o)
 		for (size_t i = 0; i < n; i++) /* a headerless archive's ids are not bounded yet */
 			if (ids[i] >= s.vocab)
 				cli_die("%s:%ld: token %d is outside the model's %s vocabulary [0, %d)", tok_name(in),
-					tok_lineno(in), (int)ids[i], mod_names[s.m], s.vocab);
+					tok_lineno(in), (int)ids[i], zm_names[s.m], s.vocab);
 		int len = frame(&s, ids, n);
 		if (len < 0) {
 			cli_warn("%s:%ld: utterance %s: %s; skipped", tok_name(in), tok_lineno(in), id, zerr_msg());

@@ -276,8 +276,6 @@ static struct loaded_tower load_tower(const char *path, const char *hf_config, c
 	return lt;
 }
 
-static const char *const mods[2] = {"text", "speech"};
-
 /* The fused config: the towers', the stages, the start/end tokens. A tower
  * trained with an end token (zip-train --eos) saw it start and end every
  * utterance, so it is both; otherwise BPE's 1/2 for text and the speech
@@ -300,8 +298,8 @@ static struct zipper *make_model(const struct options *o)
 	if (o->every[0]) {
 		for (int m = 0; m < 2; m++)
 			if (o->every[m] > c.tower[m].n_layers)
-				cli_die("--xattn-every-%s %d: the %s tower has only %d layers", mods[m], o->every[m],
-					mods[m], c.tower[m].n_layers);
+				cli_die("--xattn-every-%s %d: the %s tower has only %d layers", zm_names[m], o->every[m],
+					zm_names[m], c.tower[m].n_layers);
 		c.every[0] = o->every[0];
 		c.every[1] = o->every[1];
 		c.stages = c.tower[0].n_layers / c.every[0] < c.tower[1].n_layers / c.every[1]
@@ -312,7 +310,7 @@ static struct zipper *make_model(const struct options *o)
 		for (int m = 0; m < 2; m++) {
 			if (c.stages > c.tower[m].n_layers)
 				cli_die("--xattn-layers %d%s: more stages than the %s tower's %d layers", c.stages,
-					o->xattn_layers ? "" : " (the default)", mods[m], c.tower[m].n_layers);
+					o->xattn_layers ? "" : " (the default)", zm_names[m], c.tower[m].n_layers);
 			c.every[m] = c.tower[m].n_layers / c.stages;
 		}
 	}
@@ -584,7 +582,7 @@ static void save_model(const struct run *r)
 		names[m] = xcalloc(tf[m].n_tensors + 1, sizeof *names[m]);
 		for (size_t i = 0; i < tf[m].n_tensors; i++) {
 			const struct st_tensor *x = &tf[m].tensors[i];
-			names[m][i] = xasprintf("tokenizer.%s.%s", mods[m], x->name);
+			names[m][i] = xasprintf("tokenizer.%s.%s", zm_names[m], x->name);
 			st_writer_add(w, names[m][i], x->dtype, x->ndim, x->shape, x->data);
 		}
 		cJSON *j = cJSON_CreateObject();
@@ -595,7 +593,7 @@ static void save_model(const struct run *r)
 		cJSON_AddItemToObject(j, "config", tf[m].config ? cJSON_Duplicate(tf[m].config, true) : cJSON_CreateNull());
 		char *text = cJSON_PrintUnformatted(j), key[64];
 		cJSON_Delete(j);
-		snprintf(key, sizeof key, "zipper.tokenizer.%s", mods[m]);
+		snprintf(key, sizeof key, "zipper.tokenizer.%s", zm_names[m]);
 		st_writer_meta(w, key, text);
 		free(text);
 	}

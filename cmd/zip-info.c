@@ -122,17 +122,18 @@ static void print_text(const struct st_file *f, const char *verified)
  * elsewhere. */
 static int check_loadable(const struct st_file *f)
 {
-	struct zipper_config c; /* c.tower[0] for a tower */
+	struct tower_config tc;
+	struct zipper_config zc;
 	struct single_map s;
 	int rc = -1;
 	if (!f->kind) {
 		rc = 0;
 	} else if (!strcmp(f->kind, "tower")) {
-		rc = tower_file_config(f, &c.tower[0], NULL);
+		rc = tower_file_config(f, &tc, NULL);
 	} else if (!strcmp(f->kind, "fused")) {
-		rc = zipper_file_config(f, &c);
+		rc = zipper_file_config(f, &zc);
 	} else if (!strcmp(f->kind, "single-decoder")) {
-		rc = single_file_config(f, &c.tower[0], &s);
+		rc = single_file_config(f, &tc, &s);
 	} else if (!strcmp(f->kind, "speech-tokenizer")) {
 		struct speechtok *t = speechtok_load(f->path);
 		rc = t ? 0 : -1;

@@ -76,16 +76,15 @@ void single_flatten(int32_t *tokens, int32_t *targets, int T, const struct zippe
 
 static cJSON *map_json(const struct tower *t, const struct single_map *s)
 {
-	static const char *const mods[2] = {"text", "speech"};
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddItemToObject(j, "tower", tower_config_to_json(&t->cfg));
 	char key[32];
 	for (int m = 0; m < 2; m++) {
-		snprintf(key, sizeof key, "%s_vocab", mods[m]);
+		snprintf(key, sizeof key, "%s_vocab", zm_names[m]);
 		cJSON_AddNumberToObject(j, key, s->vocab[m]);
-		snprintf(key, sizeof key, "%s_bos", mods[m]);
+		snprintf(key, sizeof key, "%s_bos", zm_names[m]);
 		cJSON_AddNumberToObject(j, key, s->bos[m]);
-		snprintf(key, sizeof key, "%s_eos", mods[m]);
+		snprintf(key, sizeof key, "%s_eos", zm_names[m]);
 		cJSON_AddNumberToObject(j, key, s->eos[m]);
 	}
 	return j;

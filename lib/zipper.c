@@ -13,7 +13,7 @@
 #include "zerr.h"
 #include "zipper.h"
 
-static const char *const mod_name[2] = {"text", "speech"};
+const char *const zm_names[2] = {"text", "speech"};
 
 /* ---- configuration ---- */
 
@@ -25,21 +25,21 @@ int zipper_config_check(const struct zipper_config *c)
 	}
 	for (int m = 0; m < 2; m++) {
 		if (tower_config_check(&c->tower[m]) < 0) {
-			zerr_prefix("%s tower", mod_name[m]);
+			zerr_prefix("%s tower", zm_names[m]);
 			return -1;
 		}
 		if (c->every[m] < 1 || c->stages < 1 || (long)c->every[m] * c->stages > c->tower[m].n_layers) {
 			zerr_set("config: %d cross-attention stages every %d layers do not fit the %s tower's %d layers",
-				 c->stages, c->every[m], mod_name[m], c->tower[m].n_layers);
+				 c->stages, c->every[m], zm_names[m], c->tower[m].n_layers);
 			return -1;
 		}
 		if (c->proj[m] < INPROJ_NONE || c->proj[m] > INPROJ_RESIDUAL) {
-			zerr_set("config: bad input projection for the %s tower", mod_name[m]);
+			zerr_set("config: bad input projection for the %s tower", zm_names[m]);
 			return -1;
 		}
 		int V = c->tower[m].vocab;
 		if (c->bos[m] < 0 || c->bos[m] >= V || c->eos[m] < 0 || c->eos[m] >= V) {
-			zerr_set("config: %s start/end tokens %d/%d outside the vocabulary of %d", mod_name[m],
+			zerr_set("config: %s start/end tokens %d/%d outside the vocabulary of %d", zm_names[m],
 				 c->bos[m], c->eos[m], V);
 			return -1;
 		}
@@ -53,20 +53,20 @@ cJSON *zipper_config_to_json(const struct zipper_config *c)
 	char key[64];
 	for (int m = 0; m < 2; m++) {
 		cJSON *t = tower_config_to_json(&c->tower[m]);
-		cJSON_AddStringToObject(t, "modality", mod_name[m]);
-		cJSON_AddItemToObject(j, mod_name[m], t);
+		cJSON_AddStringToObject(t, "modality", zm_names[m]);
+		cJSON_AddItemToObject(j, zm_names[m], t);
 	}
 	for (int m = 0; m < 2; m++) {
-		snprintf(key, sizeof key, "xattn_every_%s", mod_name[m]);
+		snprintf(key, sizeof key, "xattn_every_%s", zm_names[m]);
 		cJSON_AddNumberToObject(j, key, c->every[m]);
 	}
 	cJSON_AddNumberToObject(j, "xattn_stages", c->stages);
 	for (int m = 0; m < 2; m++) {
-		snprintf(key, sizeof key, "input_proj_%s", mod_name[m]);
+		snprintf(key, sizeof key, "input_proj_%s", zm_names[m]);
 		cJSON_AddStringToObject(j, key, inproj_name(c->proj[m]));
-		snprintf(key, sizeof key, "%s_bos", mod_name[m]);
+		snprintf(key, sizeof key, "%s_bos", zm_names[m]);
 		cJSON_AddNumberToObject(j, key, c->bos[m]);
-		snprintf(key, sizeof key, "%s_eos", mod_name[m]);
+		snprintf(key, sizeof key, "%s_eos", zm_names[m]);
 		cJSON_AddNumberToObject(j, key, c->eos[m]);
 	}
 	cJSON_AddNumberToObject(j, "gate_init", c->gate_init);
@@ -97,23 +97,23 @@ int zipper_config_from_json(struct zipper_config *c, const cJSON *j)
 		return -1;
 	char key[64];
 	for (int m = 0; m < 2; m++) {
-		if (tower_config_from_json(&c->tower[m], cJSON_GetObjectItemCaseSensitive(j, mod_name[m])) < 0) {
-			zerr_prefix("%s tower", mod_name[m]);
+		if (tower_config_from_json(&c->tower[m], cJSON_GetObjectItemCaseSensitive(j, zm_names[m])) < 0) {
+			zerr_prefix("%s tower", zm_names[m]);
 			return -1;
 		}
-		snprintf(key, sizeof key, "xattn_every_%s", mod_name[m]);
+		snprintf(key, sizeof key, "xattn_every_%s", zm_names[m]);
 		if (get_int(j, key, &c->every[m]) < 0)
 			return -1;
-		snprintf(key, sizeof key, "input_proj_%s", mod_name[m]);
+		snprintf(key, sizeof key, "input_proj_%s", zm_names[m]);
 		const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, key);
 		if (!cJSON_IsString(p) || (c->proj[m] = inproj_mode(p->valuestring)) < 0) {
 			zerr_set("config: \"%s\" must be none, paper or residual", key);
 			return -1;
 		}
-		snprintf(key, sizeof key, "%s_bos", mod_name[m]);
+		snprintf(key, sizeof key, "%s_bos", zm_names[m]);
 		if (get_int(j, key, &c->bos[m]) < 0)
 			return -1;
-		snprintf(key, sizeof key, "%s_eos", mod_name[m]);
+		snprintf(key, sizeof key, "%s_eos", zm_names[m]);
 		if (get_int(j, key, &c->eos[m]) < 0)
 			return -1;
 	}
@@ -134,13 +134,13 @@ static size_t carve_extras(struct zipper *z, float *base, float *gbase)
 	const struct zipper_config *c = &z->cfg;
 	struct carver pc = {.base = base, .names = base != NULL}, gc = {.base = gbase};
 	for (int m = 0; m < 2; m++) {
-		snprintf(pc.prefix, sizeof pc.prefix, "proj.%s.", mod_name[m]);
+		snprintf(pc.prefix, sizeof pc.prefix, "proj.%s.", zm_names[m]);
 		inproj_carve(&z->proj[m], &pc, gbase ? &gc : NULL, c->proj[m], c->tower[m].d_model);
 	}
 	for (int m = 0; m < 2; m++)
 		for (int n = 0; n < c->stages; n++) {
 			const struct tower_config *t = &c->tower[m], *o = &c->tower[1 - m];
-			snprintf(pc.prefix, sizeof pc.prefix, "xattn.%s.%d.", mod_name[m], n);
+			snprintf(pc.prefix, sizeof pc.prefix, "xattn.%s.%d.", zm_names[m], n);
 			xattn_carve(&z->xa[m][n], &pc, gbase ? &gc : NULL, t->d_model, o->d_model, t->n_heads, t->d_ff,
 				    (float)t->norm_eps);
 		}
@@ -155,7 +155,7 @@ struct zipper *zipper_new(const struct zipper_config *c, struct rng *r)
 	z->cfg = *c;
 	char prefix[16];
 	for (int m = 0; m < 2; m++) {
-		snprintf(prefix, sizeof prefix, "%s.", mod_name[m]);
+		snprintf(prefix, sizeof prefix, "%s.", zm_names[m]);
 		z->tower[m] = tower_new(&c->tower[m], prefix);
 		z->xa[m] = xcalloc((size_t)c->stages, sizeof *z->xa[m]);
 	}
@@ -324,7 +324,7 @@ int zipper_parts(const struct zipper *z, struct zipper_part parts[3])
 		const struct tower *t = z->tower[m];
 		if (z->frozen[m] || !t->grads)
 			continue;
-		parts[n++] = (struct zipper_part){mod_name[m], t->params, t->grads, t->n_params, t->n_tensors,
+		parts[n++] = (struct zipper_part){zm_names[m], t->params, t->grads, t->n_params, t->n_tensors,
 						  groups_of(t->tensors, t->n_tensors), t->tensors};
 	}
 	parts[n++] = (struct zipper_part){"fused", z->params, z->grads, z->n_params, z->table.n_tensors,

@@ -53,6 +53,8 @@ struct st_file;
 struct st_writer;
 
 enum { ZM_TEXT = 0, ZM_SPEECH = 1 }; /* modality indices */
+/* "text" and "speech": the modalities by index, in files and messages. */
+extern const char *const zm_names[2];
 
 struct zipper_config {
 	struct tower_config tower[2];
